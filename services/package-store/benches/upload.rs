@@ -1,0 +1,308 @@
+//! Upload throughput and memory of the package store.
+//!
+//! Builds (once, cached under the target dir) packages of about
+//! `OBUP_BENCH_MIB` MiB (default 1024) with xz, zstd and gzip payloads, starts
+//! the `obup-package-store` binary as its own process on the filesystem
+//! store, uploads each package over gRPC `OBUP_BENCH_REPS` times (default 3)
+//! and prints medians next to baselines measured in the same run:
+//! - hashing: MD5 + SHA-256 of the same bytes on one core;
+//! - xz: `xz -dc` of the payload.
+//!
+//! Targets: zstd/gzip upload >= 0.8 x hashing; xz upload time <= 1.25 x the
+//! slower of hashing and `xz -dc`; server peak RSS <= 64 MiB.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use md5::Md5;
+use obup_proto::pb::packagestore::v1 as pb;
+use obup_test_support::{Compression, RpmSpec};
+use pb::package_store_client::PackageStoreClient;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+const MIB: u64 = 1 << 20;
+
+fn main() -> anyhow::Result<()> {
+    let mib: u64 = env_or("OBUP_BENCH_MIB", 1024);
+    let reps: usize = env_or("OBUP_BENCH_REPS", 3);
+    let cache = cache_dir()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut rows = Vec::new();
+    for (c, name) in [
+        (Compression::Zstd, "zstd"),
+        (Compression::Gzip, "gzip"),
+        (Compression::Xz, "xz"),
+    ] {
+        let path = package(&cache, c, name, mib)?;
+        let size = std::fs::metadata(&path)?.len();
+        eprintln!("{name}: {} MiB package at {}", size / MIB, path.display());
+        let mut hash = Vec::new();
+        let mut xz = Vec::new();
+        let mut upload = Vec::new();
+        let mut rss = Vec::new();
+        for rep in 0..reps {
+            hash.push(hash_file(&path)?);
+            if c == Compression::Xz {
+                xz.push(xz_dc(&path)?);
+            }
+            let (t, peak) = rt.block_on(upload_once(&path))?;
+            eprintln!(
+                "  rep {rep}: upload {:.2}s, hash {:.2}s, peak RSS {} MiB",
+                t,
+                hash[rep],
+                peak / MIB
+            );
+            upload.push(t);
+            rss.push(peak);
+        }
+        let (t_up, t_hash) = (median(&upload), median(&hash));
+        let mbps = |t: f64| size as f64 / 1e6 / t;
+        if c == Compression::Xz {
+            let t_xz = median(&xz);
+            let slower = t_hash.max(t_xz);
+            rows.push(row(
+                "xz upload time vs max(hash, xz -dc)",
+                format!("{:.0} MB/s ({t_up:.2}s)", mbps(t_up)),
+                format!("hash {t_hash:.2}s, xz -dc {t_xz:.2}s"),
+                t_up / slower,
+                "<= 1.25",
+                t_up / slower <= 1.25,
+            ));
+        } else {
+            rows.push(row(
+                &format!("{name} upload MB/s vs hashing"),
+                format!("{:.0} MB/s", mbps(t_up)),
+                format!("{:.0} MB/s", mbps(t_hash)),
+                mbps(t_up) / mbps(t_hash),
+                ">= 0.80",
+                mbps(t_up) / mbps(t_hash) >= 0.8,
+            ));
+        }
+        let peak = *rss.iter().max().unwrap_or(&0);
+        rows.push(row(
+            &format!("{name} server peak RSS"),
+            format!("{:.1} MiB", peak as f64 / MIB as f64),
+            format!("{} MiB package", size / MIB),
+            peak as f64 / MIB as f64 / 64.0,
+            "<= 1.00 (64 MiB)",
+            peak <= 64 * MIB,
+        ));
+    }
+    println!(
+        "\n{:<42} {:>20} {:>30} {:>7} {:>18}",
+        "figure", "value", "in-run baseline", "ratio", "target"
+    );
+    for r in &rows {
+        println!("{r}");
+    }
+    Ok(())
+}
+
+fn row(
+    figure: &str,
+    value: String,
+    baseline: String,
+    ratio: f64,
+    target: &str,
+    ok: bool,
+) -> String {
+    let verdict = if ok { "ok" } else { "MISSED" };
+    format!("{figure:<42} {value:>20} {baseline:>30} {ratio:>7.2} {target:>18} {verdict}")
+}
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn cache_dir() -> anyhow::Result<PathBuf> {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
+    let dir = Path::new(&target).join("obup-bench");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// A package of about `mib` MiB whose content compresses about 2:1, like a
+/// real observer binary does with fast settings.
+fn package(cache: &Path, c: Compression, name: &str, mib: u64) -> anyhow::Result<PathBuf> {
+    let path = cache.join(format!("oceanbase-ce-{mib}mib-{name}.rpm"));
+    if path.exists() {
+        return Ok(path);
+    }
+    eprintln!("building {}", path.display());
+    let raw = mib * MIB * 2
+        - if c == Compression::Xz {
+            mib * MIB / 8
+        } else {
+            0
+        };
+    let mut content = vec![0u8; raw as usize];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let text = b"oceanbase observer log replay tablet ls_id=1001 tenant_id=1002 ";
+    for (i, block) in content.chunks_mut(4096).enumerate() {
+        if i % 2 == 0 {
+            for b in block.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = (x >> 24) as u8;
+            }
+        } else {
+            for (j, b) in block.iter_mut().enumerate() {
+                *b = text[(j + i) % text.len()];
+            }
+        }
+    }
+    let bytes = RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7")
+        .compression(c)
+        .file("/home/admin/oceanbase/bin/observer", content)
+        .build();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// Seconds to MD5 and SHA-256 the file on one core.
+fn hash_file(path: &Path) -> anyhow::Result<f64> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; MIB as usize];
+    let (mut md5, mut sha) = (Md5::new(), Sha256::new());
+    let start = Instant::now();
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        md5.update(&buf[..n]);
+        sha.update(&buf[..n]);
+    }
+    std::hint::black_box((md5.finalize(), sha.finalize()));
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Seconds for `xz -dc` to decompress the package's payload.
+fn xz_dc(path: &Path) -> anyhow::Result<f64> {
+    let mut f = std::fs::File::open(path)?;
+    let (pre, _) = obup_rpm::digest_package(
+        BufReader::new(std::fs::File::open(path)?),
+        &Default::default(),
+    )?;
+    let payload_at = pre.header_offset + pre.header_raw.len() as u64;
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(payload_at))?;
+    let start = Instant::now();
+    let status = Command::new("xz")
+        .arg("-dc")
+        .stdin(Stdio::from(f))
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "xz -dc failed");
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Starts a fresh server, uploads the file, returns (seconds, peak RSS bytes).
+async fn upload_once(path: &Path) -> anyhow::Result<(f64, u64)> {
+    let data = tempfile::tempdir()?;
+    let server = Server::start(data.path())?;
+    let mut client = PackageStoreClient::connect(server.url.clone()).await?;
+    let size = std::fs::metadata(path)?.len();
+    let start = pb::UploadRequest {
+        kind: Some(pb::upload_request::Kind::Start(pb::UploadStart {
+            file_name: "bench.rpm".into(),
+            total_size: Some(size),
+            ..Default::default()
+        })),
+    };
+    let file = tokio::fs::File::open(path).await?;
+    let chunks = futures::stream::unfold((file, 0u64), |(mut file, offset)| async move {
+        let mut buf = vec![0u8; MIB as usize];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => filled += n,
+            }
+        }
+        if filled == 0 {
+            return None;
+        }
+        buf.truncate(filled);
+        let m = pb::UploadRequest {
+            kind: Some(pb::upload_request::Kind::Data(pb::UploadData {
+                offset,
+                data: buf.into(),
+            })),
+        };
+        Some((m, (file, offset + filled as u64)))
+    });
+    let t0 = Instant::now();
+    let package = client
+        .upload(futures::StreamExt::chain(
+            futures::stream::iter([start]),
+            chunks,
+        ))
+        .await?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        package.into_inner().file_size == size,
+        "stored size differs"
+    );
+    let peak = server.peak_rss()?;
+    Ok((elapsed, peak))
+}
+
+/// The `obup-package-store` binary on a free port, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> anyhow::Result<Self> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_obup-package-store"))
+            .env("OBUP_DATA_DIR", data)
+            .env("OBUP_LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped")).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .strip_prefix("obup-package-store listening on ")
+            .ok_or_else(|| anyhow::anyhow!("unexpected first line {line:?}"))?
+            .to_owned();
+        Ok(Self { child, url })
+    }
+
+    /// VmHWM: the resident set's high-water mark.
+    fn peak_rss(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc status"))?;
+        Ok(kib * 1024)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

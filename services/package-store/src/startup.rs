@@ -1,0 +1,71 @@
+//! Wiring the package store into a server.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::service::Routes;
+
+use crate::{Config, PackageStore, Result, grpc};
+
+/// Fully-qualified gRPC service name.
+pub const SERVICE_NAME: &str = "obup.packagestore.v1.PackageStore";
+
+/// The package store's gRPC routes, to be merged with other services'.
+pub fn routes(store: PackageStore) -> Routes {
+    Routes::new(grpc::server(store))
+}
+
+/// A standalone package-store server bound to a port.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    store: PackageStore,
+    config: Config,
+}
+
+impl Application {
+    /// Opens storage and binds `listen` (port 0 picks a free port).
+    pub async fn build(config: Config, listen: &str) -> Result<Self> {
+        let store = PackageStore::open(&config).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| crate::Error::Config(format!("cannot listen on {listen}: {e}")))?;
+        Ok(Self {
+            listener,
+            store,
+            config,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener always has a local address")
+    }
+
+    pub fn store(&self) -> &PackageStore {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves, sweeping expired uploads meanwhile.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let sweeper = self
+            .store
+            .spawn_sweeper(self.config.sweep_interval, stop_rx);
+        let router = obup_kit::grpc::router(
+            routes(self.store),
+            &[SERVICE_NAME],
+            &[obup_proto::FILE_DESCRIPTOR_SET],
+        )
+        .await;
+        let result = obup_kit::grpc::serve(self.listener, router, shutdown).await;
+        let _ = stop_tx.send(true);
+        let _ = sweeper.await;
+        result
+    }
+}

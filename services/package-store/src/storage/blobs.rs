@@ -1,0 +1,240 @@
+//! Package bytes in object storage: the local filesystem by default, any
+//! S3-compatible store when configured.
+//!
+//! Keys:
+//! - `staging/<upload id>/<seq>`: the parts of an upload in progress. A part
+//!   is one object, written by one stream, so a resumed upload adds parts
+//!   rather than appending (object stores cannot append).
+//! - `packages/sha256/<xx>/<sha256>`: a committed package, content-addressed,
+//!   so the same bytes are never stored twice.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+
+use crate::domain::{Sha256Hex, StagedPart, UploadId};
+use crate::{Error, Result};
+
+/// Parts written to the backend concurrently by one upload.
+const MAX_INFLIGHT_PARTS: usize = 4;
+
+/// Where package bytes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectStoreConfig {
+    /// A directory on the local filesystem.
+    Local { root: PathBuf },
+    /// An S3-compatible bucket.
+    S3 {
+        bucket: String,
+        /// e.g. `http://127.0.0.1:9000`; `None` for AWS itself.
+        endpoint: Option<String>,
+        region: String,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+    },
+}
+
+impl ObjectStoreConfig {
+    /// Parses `file:///abs/dir` or `s3://bucket`. For S3 the endpoint, region
+    /// and credentials come from the usual `AWS_*` variables
+    /// (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`).
+    pub fn from_url(url: &str) -> Result<Self> {
+        if let Some(path) = url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(Error::Config(format!(
+                    "object store path must be absolute: {url:?}"
+                )));
+            }
+            return Ok(Self::Local { root: path.into() });
+        }
+        if let Some(bucket) = url.strip_prefix("s3://") {
+            let bucket = bucket.trim_end_matches('/');
+            if bucket.is_empty() || bucket.contains('/') {
+                return Err(Error::Config(format!("expected s3://bucket, got {url:?}")));
+            }
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            return Ok(Self::S3 {
+                bucket: bucket.into(),
+                endpoint: env("AWS_ENDPOINT_URL").or_else(|| env("AWS_ENDPOINT")),
+                region: env("AWS_REGION")
+                    .or_else(|| env("AWS_DEFAULT_REGION"))
+                    .unwrap_or_else(|| "us-east-1".into()),
+                access_key_id: env("AWS_ACCESS_KEY_ID"),
+                secret_access_key: env("AWS_SECRET_ACCESS_KEY"),
+            });
+        }
+        Err(Error::Config(format!(
+            "object store URL must be file:///dir or s3://bucket, got {url:?}"
+        )))
+    }
+
+    fn build(&self) -> Result<Arc<dyn ObjectStore>> {
+        Ok(match self {
+            Self::Local { root } => {
+                std::fs::create_dir_all(root)
+                    .map_err(|e| Error::Config(format!("cannot create {}: {e}", root.display())))?;
+                Arc::new(LocalFileSystem::new_with_prefix(root)?.with_automatic_cleanup(true))
+            }
+            Self::S3 {
+                bucket,
+                endpoint,
+                region,
+                access_key_id,
+                secret_access_key,
+            } => {
+                let mut b = AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_region(region);
+                if let Some(e) = endpoint {
+                    b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+                }
+                if let (Some(k), Some(s)) = (access_key_id, secret_access_key) {
+                    b = b.with_access_key_id(k).with_secret_access_key(s);
+                }
+                Arc::new(b.build()?)
+            }
+        })
+    }
+}
+
+/// The package store's view of object storage.
+#[derive(Debug, Clone)]
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Blobs {
+    pub fn open(config: &ObjectStoreConfig) -> Result<Self> {
+        Ok(Self {
+            store: config.build()?,
+        })
+    }
+
+    pub fn staging_key(id: &UploadId, seq: i32) -> String {
+        format!("staging/{id}/{seq:06}")
+    }
+
+    pub fn package_key(sha256: &Sha256Hex) -> String {
+        let s = sha256.as_str();
+        format!("packages/sha256/{}/{s}", &s[..2])
+    }
+
+    /// Starts writing one staged part.
+    pub async fn start_part(&self, key: String) -> Result<PartWriter> {
+        let upload = self.store.put_multipart(&Path::from(key.as_str())).await?;
+        Ok(PartWriter {
+            inner: WriteMultipart::new(upload),
+            written: 0,
+        })
+    }
+
+    /// Streams an object's bytes from `offset`.
+    pub async fn read(&self, key: &str, offset: u64) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let opts = GetOptions::new().with_range((offset > 0).then_some(GetRange::Offset(offset)));
+        let stream = self
+            .store
+            .get_opts(&Path::from(key), opts)
+            .await?
+            .into_stream();
+        Ok(stream.map_err(Error::from).boxed())
+    }
+
+    /// Moves the staged parts of an upload to `dest`. One part (every upload
+    /// that was not interrupted) is a rename, which copies no bytes on a
+    /// filesystem and none through us on S3; several parts are concatenated.
+    pub async fn publish(&self, parts: &[StagedPart], dest: &str) -> Result<()> {
+        let dest = Path::from(dest);
+        if let [only] = parts {
+            self.store
+                .rename(&Path::from(only.object_key.as_str()), &dest)
+                .await?;
+            return Ok(());
+        }
+        let mut out = WriteMultipart::new(self.store.put_multipart(&dest).await?);
+        for part in parts {
+            let mut stream = self.read(&part.object_key, 0).await?;
+            while let Some(bytes) = stream.try_next().await? {
+                out.wait_for_capacity(MAX_INFLIGHT_PARTS).await?;
+                out.put(bytes);
+            }
+        }
+        out.finish().await?;
+        for part in parts {
+            self.delete(&part.object_key).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an object; a missing one is not an error.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Keys under `prefix` (e.g. `packages/`), with their last-modified time
+    /// in Unix milliseconds.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, i64)>> {
+        let metas: Vec<_> = self
+            .store
+            .list(Some(&Path::from(prefix)))
+            .try_collect()
+            .await?;
+        Ok(metas
+            .into_iter()
+            .map(|m| (m.location.to_string(), m.last_modified.timestamp_millis()))
+            .collect())
+    }
+}
+
+/// One staged part being written. Dropping it without [`finish`] leaves no
+/// object behind.
+///
+/// [`finish`]: PartWriter::finish
+pub struct PartWriter {
+    inner: WriteMultipart,
+    written: u64,
+}
+
+impl std::fmt::Debug for PartWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartWriter")
+            .field("written", &self.written)
+            .finish()
+    }
+}
+
+impl PartWriter {
+    /// Queues `bytes`, waiting while too many parts are in flight so that
+    /// memory stays bounded.
+    pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
+        self.inner.wait_for_capacity(MAX_INFLIGHT_PARTS).await?;
+        self.written += bytes.len() as u64;
+        self.inner.put(bytes);
+        Ok(())
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Completes the object.
+    pub async fn finish(self) -> Result<()> {
+        self.inner.finish().await?;
+        Ok(())
+    }
+
+    /// Discards the object.
+    pub async fn abort(self) -> Result<()> {
+        self.inner.abort().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,431 @@
+//! Uploads: a persisted session per upload, bytes staged as parts, one pass
+//! of hashing and scanning, and a commit that makes bytes and row visible
+//! together.
+//!
+//! Session life: created (row) -> parts staged (row per part, object per
+//! part) -> committed (package row, session gone) | interrupted (kept for a
+//! resume until it expires) | refused (parts and row deleted).
+
+mod pipeline;
+mod sweep;
+mod verify;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use obup_rpm::ScanOptions;
+
+pub use sweep::SweepReport;
+
+use self::pipeline::Ingest;
+use self::verify::{Verified, scan_targets, verify};
+use crate::domain::{
+    NewPackage, Package, PackageRules, Sha256Hex, StagedPart, UploadId, UploadSession, UploadStart,
+    chunk_count, now_ms,
+};
+use crate::storage::{Blobs, PartWriter, Repository};
+use crate::{Error, Result};
+
+/// How often a long upload pushes its session's expiry forward.
+const TOUCH_EVERY: Duration = Duration::from_secs(30);
+
+/// One message after `start`, as the transport delivered it.
+#[derive(Debug)]
+pub enum Chunk {
+    /// Bytes at `offset` of the file.
+    Data { offset: u64, bytes: Bytes },
+    /// The stream broke (client gone, transport error): keep what arrived.
+    Broken(String),
+    /// The client sent something other than data: refuse.
+    Invalid(Error),
+}
+
+/// Tunables of the upload path.
+#[derive(Debug, Clone)]
+pub struct UploadSettings {
+    /// How long an idle session (and its staged bytes) is kept.
+    pub ttl: Duration,
+    /// Largest package accepted.
+    pub max_file_size: u64,
+    /// Bound on decompressed bytes scanned per package.
+    pub max_unpacked: u64,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(3600),
+            max_file_size: 8 << 30,
+            max_unpacked: 16 << 30,
+        }
+    }
+}
+
+/// Runs uploads. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Uploader {
+    repo: Arc<dyn Repository>,
+    blobs: Blobs,
+    settings: UploadSettings,
+    /// Sessions being written by a stream in this process: a second stream
+    /// for the same id is refused, and the sweeper leaves them alone.
+    busy: Arc<Mutex<HashSet<UploadId>>>,
+}
+
+impl Uploader {
+    pub fn new(repo: Arc<dyn Repository>, blobs: Blobs, settings: UploadSettings) -> Self {
+        Self {
+            repo,
+            blobs,
+            settings,
+            busy: Arc::default(),
+        }
+    }
+
+    /// Receives one upload stream to its end.
+    #[tracing::instrument(skip_all, fields(file = %start.file_name, upload_id))]
+    pub async fn upload(
+        &self,
+        start: UploadStart,
+        mut chunks: impl Stream<Item = Chunk> + Unpin,
+    ) -> Result<Package> {
+        // Checksum deploy: bytes we already hold need not travel again.
+        if let Some(sha) = &start.sha256
+            && let Some(existing) = self.repo.package_by_sha256(sha).await?
+        {
+            if let Some(id) = &start.upload_id {
+                self.discard_if_idle(id).await?;
+            }
+            tracing::info!(package = existing.id, "already stored");
+            return Ok(existing);
+        }
+        let id = start.upload_id.clone().unwrap_or_else(UploadId::generate);
+        tracing::Span::current().record("upload_id", id.as_str());
+        let _claim = self.claim(&id)?;
+        let session = self.open_session(&id, &start).await?;
+        let parts = self.repo.parts(&id).await?;
+
+        let mut ingest = Ingest::start(self.scan_options());
+        if let Err(e) = self.replay(&parts, &mut ingest).await {
+            return Err(self.refuse(&id, e).await);
+        }
+        let mut staging = Staging {
+            id: id.clone(),
+            seq: parts.len() as i32,
+            start: session.received,
+            writer: None,
+        };
+        let mut received = session.received;
+        let mut last_touch = tokio::time::Instant::now();
+        while let Some(chunk) = chunks.next().await {
+            let (offset, data) = match chunk {
+                Chunk::Data { offset, bytes } => (offset, bytes),
+                Chunk::Broken(reason) => {
+                    self.keep(&mut staging).await?;
+                    return Err(Error::Interrupted {
+                        id: id.to_string(),
+                        received,
+                        reason,
+                    });
+                }
+                Chunk::Invalid(e) => {
+                    self.keep(&mut staging).await?;
+                    return Err(e);
+                }
+            };
+            if offset != received {
+                self.keep(&mut staging).await?;
+                return Err(Error::OffsetMismatch {
+                    expected: received,
+                    got: offset,
+                });
+            }
+            if data.is_empty() {
+                continue;
+            }
+            let end = received + data.len() as u64;
+            if let Some(e) = self.size_violation(&session, end) {
+                return Err(self.refuse_staged(&mut staging, e).await);
+            }
+            if let Err(e) = self.stage(&mut staging, data.clone()).await {
+                return Err(self.refuse_staged(&mut staging, e).await);
+            }
+            if let Err(e) = ingest.feed(data).await {
+                return Err(self.refuse_staged(&mut staging, e).await);
+            }
+            received = end;
+            if last_touch.elapsed() > TOUCH_EVERY {
+                self.repo.touch_session(&id, self.expiry()).await?;
+                last_touch = tokio::time::Instant::now();
+            }
+        }
+        self.keep(&mut staging).await?;
+
+        if received == 0 {
+            return Err(self.refuse(&id, Error::NoData).await);
+        }
+        if let Some(total) = session.total_size.filter(|&t| received < t) {
+            return Err(Error::Incomplete {
+                id: id.to_string(),
+                received,
+                total,
+            });
+        }
+        let verified = match ingest
+            .finish()
+            .await
+            .and_then(|i| verify(i, session.sha256.as_ref(), &PackageRules))
+        {
+            Ok(v) => v,
+            Err(e) => return Err(self.refuse(&id, e).await),
+        };
+        self.commit(&id, &session, verified).await
+    }
+
+    /// The session to continue, created if new.
+    async fn open_session(&self, id: &UploadId, start: &UploadStart) -> Result<UploadSession> {
+        if let Some(existing) = self.repo.session(id).await? {
+            if start.total_size.is_some() && start.total_size != existing.total_size {
+                return Err(Error::InvalidArgument {
+                    field: "total_size",
+                    reason: format!(
+                        "upload {id} was started with total_size {:?}, not {:?}",
+                        existing.total_size, start.total_size
+                    ),
+                });
+            }
+            return Ok(existing);
+        }
+        if start
+            .total_size
+            .is_some_and(|t| t > self.settings.max_file_size)
+        {
+            return Err(Error::TooLarge {
+                limit: self.settings.max_file_size,
+                what: "the maximum package size",
+            });
+        }
+        if start.total_size == Some(0) {
+            return Err(Error::NoData);
+        }
+        let now = now_ms();
+        let session = UploadSession {
+            id: id.clone(),
+            file_name: start.file_name.clone(),
+            total_size: start.total_size,
+            sha256: start.sha256.clone(),
+            received: 0,
+            created_at_ms: now,
+            expires_at_ms: self.expiry(),
+        };
+        self.repo.create_session(&session).await?;
+        Ok(session)
+    }
+
+    /// Feeds the already staged bytes of a resumed upload to the readers
+    /// (their state cannot outlive a stream, so a resume re-reads its prefix).
+    async fn replay(&self, parts: &[StagedPart], ingest: &mut Ingest) -> Result<()> {
+        for part in parts {
+            let mut stream = self.blobs.read(&part.object_key, 0).await?;
+            while let Some(bytes) = stream.next().await {
+                ingest.feed(bytes?).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn size_violation(&self, session: &UploadSession, end: u64) -> Option<Error> {
+        if let Some(total) = session.total_size.filter(|&t| end > t) {
+            return Some(Error::TooLarge {
+                limit: total,
+                what: "the declared total_size",
+            });
+        }
+        (end > self.settings.max_file_size).then_some(Error::TooLarge {
+            limit: self.settings.max_file_size,
+            what: "the maximum package size",
+        })
+    }
+
+    async fn stage(&self, staging: &mut Staging, data: Bytes) -> Result<()> {
+        if staging.writer.is_none() {
+            let key = Blobs::staging_key(&staging.id, staging.seq);
+            staging.writer = Some((key.clone(), self.blobs.start_part(key).await?));
+        }
+        let (_, writer) = staging.writer.as_mut().expect("set just above");
+        writer.write(data).await
+    }
+
+    /// Makes the bytes of the current part durable and records them, so that
+    /// the session can resume after them.
+    async fn keep(&self, staging: &mut Staging) -> Result<()> {
+        let Some((key, writer)) = staging.writer.take() else {
+            return Ok(());
+        };
+        let len = writer.written();
+        writer.finish().await?;
+        let part = StagedPart {
+            seq: staging.seq,
+            start: staging.start,
+            len,
+            object_key: key,
+        };
+        self.repo
+            .add_part(&staging.id, &part, self.expiry())
+            .await?;
+        staging.seq += 1;
+        staging.start += len;
+        Ok(())
+    }
+
+    /// Refuses the package: the part in flight is dropped, then everything
+    /// the session staged.
+    async fn refuse_staged(&self, staging: &mut Staging, error: Error) -> Error {
+        if let Some((_, writer)) = staging.writer.take() {
+            abort_quietly(writer).await;
+        }
+        self.refuse(&staging.id, error).await
+    }
+
+    /// Deletes a session and its staged bytes, then hands back `error`. A
+    /// failure to clean up is logged: the sweeper will finish the job.
+    async fn refuse(&self, id: &UploadId, error: Error) -> Error {
+        if let Err(e) = self.discard(id).await {
+            tracing::warn!(upload_id = %id, error = %e, "could not discard a refused upload; the sweeper will");
+        }
+        tracing::info!(upload_id = %id, %error, "upload refused");
+        error
+    }
+
+    async fn discard(&self, id: &UploadId) -> Result<()> {
+        for part in self.repo.parts(id).await? {
+            self.blobs.delete(&part.object_key).await?;
+        }
+        self.repo.delete_session(id).await
+    }
+
+    async fn discard_if_idle(&self, id: &UploadId) -> Result<()> {
+        match self.claim(id) {
+            Ok(_claim) => self.discard(id).await,
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Publishes the bytes, then records the row: a crash in between leaves an
+    /// unreferenced object (swept later), never a row without bytes.
+    async fn commit(&self, id: &UploadId, session: &UploadSession, v: Verified) -> Result<Package> {
+        let sha256 = Sha256Hex::from_bytes(&v.digests.sha256);
+        if let Some(existing) = self.repo.package_by_sha256(&sha256).await? {
+            self.discard(id).await?;
+            tracing::info!(package = existing.id, "identical bytes already stored");
+            return Ok(existing);
+        }
+        let key = Blobs::package_key(&sha256);
+        let parts = self.repo.parts(id).await?;
+        self.blobs.publish(&parts, &key).await?;
+        let header = v.header;
+        let new = NewPackage {
+            id: 0,
+            name: header.name,
+            version: header.version,
+            release: v.release,
+            architecture: header.arch,
+            size: header.size.unwrap_or(0),
+            payload_size: v.digests.header_payload_len,
+            file_size: v.digests.file_len,
+            chunk_count: chunk_count(v.digests.file_len),
+            md5: hex::encode(v.digests.md5),
+            sha256,
+            payload_compressor: v.compressor.as_str().to_owned(),
+            upgrade_dep_yaml: v.dep_yaml,
+            upgrade_scripts: v.scripts,
+            file_name: session.file_name.clone(),
+            object_key: key,
+            created_at_ms: now_ms(),
+        };
+        let (package, inserted) = self.repo.insert_package(&new).await?;
+        self.repo.delete_session(id).await?;
+        tracing::info!(
+            package = package.id,
+            inserted,
+            bytes = package.file_size,
+            "upload committed"
+        );
+        Ok(package)
+    }
+
+    fn claim(&self, id: &UploadId) -> Result<Claim> {
+        let mut busy = self
+            .busy
+            .lock()
+            .expect("the busy set is never poisoned: no code panics holding it");
+        if !busy.insert(id.clone()) {
+            return Err(Error::UploadBusy(id.to_string()));
+        }
+        Ok(Claim {
+            id: id.clone(),
+            busy: self.busy.clone(),
+        })
+    }
+
+    fn scan_options(&self) -> ScanOptions {
+        let (capture, note) = scan_targets();
+        ScanOptions {
+            capture,
+            note,
+            max_unpacked: self.settings.max_unpacked,
+            ..ScanOptions::default()
+        }
+    }
+
+    fn expiry(&self) -> i64 {
+        now_ms() + self.settings.ttl.as_millis() as i64
+    }
+
+    pub(crate) fn is_busy(&self, id: &UploadId) -> bool {
+        self.busy
+            .lock()
+            .expect("the busy set is never poisoned: no code panics holding it")
+            .contains(id)
+    }
+
+    pub(crate) fn repo(&self) -> &dyn Repository {
+        self.repo.as_ref()
+    }
+
+    pub(crate) fn blobs(&self) -> &Blobs {
+        &self.blobs
+    }
+}
+
+/// The part being written by this stream.
+struct Staging {
+    id: UploadId,
+    seq: i32,
+    /// Session offset where the part in flight starts.
+    start: u64,
+    writer: Option<(String, PartWriter)>,
+}
+
+async fn abort_quietly(writer: PartWriter) {
+    if let Err(e) = writer.abort().await {
+        tracing::warn!(error = %e, "could not abort a staged part; the sweeper will remove it");
+    }
+}
+
+/// Marks a session as written by this process until dropped.
+struct Claim {
+    id: UploadId,
+    busy: Arc<Mutex<HashSet<UploadId>>>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Ok(mut busy) = self.busy.lock() {
+            busy.remove(&self.id);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The two readers an upload feeds, each on its own blocking thread so that
+//! hashing and decompression use both cores while the async side keeps
+//! receiving and storing.
+//!
+//! Chunks travel as `Bytes` (shared, not copied) through bounded channels:
+//! memory is bounded by the channel depth, and a slow reader slows the
+//! client down instead of buffering.
+
+use std::io::{self, BufRead, Read};
+
+use bytes::{Buf, Bytes};
+use obup_rpm::{Digests, Preamble, Scan, ScanOptions};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::{Error, Result};
+
+/// Chunks queued per reader. With 1 MiB client chunks this bounds each
+/// reader's backlog to a few MiB.
+const DEPTH: usize = 8;
+
+type DigestResult = std::result::Result<(Preamble, Digests), obup_rpm::Error>;
+type ScanResult = std::result::Result<Scan, obup_rpm::Error>;
+
+/// What both readers made of a complete upload.
+#[derive(Debug)]
+pub struct Ingested {
+    pub digest: DigestResult,
+    pub scan: ScanResult,
+}
+
+/// The running readers of one upload.
+#[derive(Debug)]
+pub struct Ingest {
+    digest_tx: Option<mpsc::Sender<Bytes>>,
+    scan_tx: Option<mpsc::Sender<Bytes>>,
+    digest: JoinHandle<DigestResult>,
+    scan: Option<JoinHandle<ScanResult>>,
+    /// A scan that finished before the stream did: at the cpio trailer
+    /// (trailing bytes are still covered by the digests) or on an error.
+    scanned: Option<ScanResult>,
+}
+
+impl Ingest {
+    pub fn start(opts: ScanOptions) -> Self {
+        let (digest_tx, digest_rx) = mpsc::channel(DEPTH);
+        let (scan_tx, scan_rx) = mpsc::channel(DEPTH);
+        let limits = opts.limits;
+        let digest = tokio::task::spawn_blocking(move || {
+            obup_rpm::digest_package(ChannelReader::new(digest_rx), &limits)
+        });
+        let scan = tokio::task::spawn_blocking(move || {
+            obup_rpm::scan_package(ChannelReader::new(scan_rx), &opts)
+        });
+        Self {
+            digest_tx: Some(digest_tx),
+            scan_tx: Some(scan_tx),
+            digest,
+            scan: Some(scan),
+            scanned: None,
+        }
+    }
+
+    /// Hands one chunk to both readers. Fails fast when the digest reader has
+    /// rejected the package (not an RPM, malformed header), so such an upload
+    /// is refused without receiving the rest. A scan that ends early (at the
+    /// cpio trailer, or on a payload error) is kept for [`finish`], which
+    /// reports errors in a fixed order whatever the timing.
+    ///
+    /// [`finish`]: Ingest::finish
+    pub async fn feed(&mut self, chunk: Bytes) -> Result<()> {
+        if let Some(tx) = &self.digest_tx
+            && tx.send(chunk.clone()).await.is_err()
+        {
+            // The digest reader only stops early when it fails.
+            self.digest_tx = None;
+            return Err(match join(&mut self.digest).await? {
+                Err(e) => e.into(),
+                Ok(_) => {
+                    Error::Internal("the digest reader stopped before the end of the stream".into())
+                }
+            });
+        }
+        if let Some(tx) = &self.scan_tx
+            && tx.send(chunk).await.is_err()
+        {
+            self.scan_tx = None;
+            if let Some(mut handle) = self.scan.take() {
+                self.scanned = Some(join(&mut handle).await?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the input and waits for both readers.
+    pub async fn finish(mut self) -> Result<Ingested> {
+        self.digest_tx = None;
+        self.scan_tx = None;
+        let digest = join(&mut self.digest).await?;
+        let scan = match (self.scanned.take(), self.scan.take()) {
+            (Some(done), _) => done,
+            (None, Some(mut handle)) => join(&mut handle).await?,
+            (None, None) => return Err(Error::Internal("scan result taken twice".into())),
+        };
+        Ok(Ingested { digest, scan })
+    }
+}
+
+async fn join<T>(h: &mut JoinHandle<T>) -> Result<T> {
+    h.await
+        .map_err(|e| Error::Internal(format!("reader thread failed: {e}")))
+}
+
+/// A blocking [`BufRead`] over the chunks of a channel.
+struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChannelReader {
+    fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+        Self {
+            rx,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ChannelReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                // The sender is gone: the upload ended.
+                None => break,
+            }
+        }
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.current.advance(n);
+    }
+}

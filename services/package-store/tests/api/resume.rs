@@ -1,0 +1,240 @@
+//! Interrupted uploads keep their bytes, resume from the reported offset, and
+//! expire when abandoned.
+
+use std::time::Duration;
+
+use obup_proto::pb::packagestore::v1 as pb;
+use obup_test_support::{Compression, RpmSpec};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Code;
+
+use crate::helpers::{
+    Db, Objects, TestApp, code, data_messages, eventually, sha256_hex, start, start_message,
+};
+
+/// A package of several MiB (incompressible content, so the file is large).
+fn big_package() -> Vec<u8> {
+    let mut noise = vec![0u8; 6 << 20];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    RpmSpec::oceanbase_ce("4.3.5.0", "1.el7")
+        .compression(Compression::Zstd)
+        .file("/home/admin/oceanbase/lib/big.so", noise)
+        .build()
+}
+
+async fn status(app: &mut TestApp, id: &str) -> Result<pb::UploadStatus, tonic::Status> {
+    app.client
+        .get_upload_status(pb::GetUploadStatusRequest {
+            upload_id: id.into(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Sends `start` and the first `n` chunks of `bytes`, then drops the
+/// connection as a killed client would.
+async fn interrupted_upload(app: &TestApp, start: pb::UploadStart, bytes: &[u8], n: usize) {
+    let (tx, rx) = mpsc::channel(64);
+    tx.send(start_message(start)).await.unwrap();
+    for m in data_messages(bytes, 0).into_iter().take(n) {
+        tx.send(m).await.unwrap();
+    }
+    let mut client = app.client.clone();
+    let call = tokio::spawn(async move { client.upload(ReceiverStream::new(rx)).await });
+    // Once the client has taken every message, give the transport a moment
+    // to deliver them, then kill the call mid-stream (the sender stays open,
+    // so the stream never ends cleanly).
+    let probe = tx.clone();
+    eventually("the client to send every chunk", || {
+        let drained = probe.capacity() == probe.max_capacity();
+        async move { drained }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    call.abort();
+    let _ = call.await;
+    drop(tx);
+}
+
+async fn resumes_after_interruption(db: Db, objects: Objects) {
+    let mut app = TestApp::spawn_with(db, objects, |_| {}).await;
+    let bytes = big_package();
+    let mut s = start("big.rpm");
+    s.upload_id = "resume-1".into();
+    s.total_size = Some(bytes.len() as u64);
+    s.sha256 = sha256_hex(&bytes);
+    interrupted_upload(&app, s.clone(), &bytes, 3).await;
+
+    let client = app.client.clone();
+    eventually("the interrupted bytes to be kept", || {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_upload_status(pb::GetUploadStatusRequest {
+                    upload_id: "resume-1".into(),
+                })
+                .await
+                .is_ok_and(|r| r.into_inner().received > 0)
+        }
+    })
+    .await;
+    let st = status(&mut app, "resume-1").await.unwrap();
+    let received = st.received;
+    assert!(received > 0 && received <= 3 << 20, "kept {received} bytes");
+    assert_eq!(st.total_size, Some(bytes.len() as u64));
+    assert!(
+        app.list(Default::default()).await.is_empty(),
+        "nothing visible before completion"
+    );
+
+    // Resuming from anywhere but the reported offset is refused.
+    let e = app
+        .upload_with(s.clone(), &bytes[1..], 1)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "Package.Upload.OffsetMismatch");
+
+    let p = app
+        .upload_with(s.clone(), &bytes[received as usize..], received)
+        .await
+        .unwrap();
+    assert_eq!(p.sha256, sha256_hex(&bytes));
+    assert_eq!(app.download(p.id, 0).await.unwrap(), bytes);
+    let e = status(&mut app, "resume-1").await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "the session is gone after commit");
+    let objects = app.objects().await;
+    assert_eq!(
+        objects.len(),
+        1,
+        "staged parts were merged and removed: {objects:?}"
+    );
+}
+
+#[tokio::test]
+async fn resumes_after_interruption_on_sqlite_and_local_files() {
+    resumes_after_interruption(Db::Sqlite, Objects::Local).await;
+}
+
+#[tokio::test]
+async fn resumes_after_interruption_on_postgres_and_s3() {
+    resumes_after_interruption(Db::Postgres, Objects::S3).await;
+}
+
+#[tokio::test]
+async fn a_declared_size_not_reached_keeps_the_upload_open() {
+    let mut app = TestApp::spawn().await;
+    let bytes = big_package();
+    let mut s = start("big.rpm");
+    s.upload_id = "partial".into();
+    s.total_size = Some(bytes.len() as u64);
+    let half = bytes.len() / 2;
+    let e = app
+        .upload_with(s.clone(), &bytes[..half], 0)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "Package.Upload.Incomplete");
+    assert_eq!(
+        status(&mut app, "partial").await.unwrap().received,
+        half as u64
+    );
+    let p = app
+        .upload_with(s, &bytes[half..], half as u64)
+        .await
+        .unwrap();
+    assert_eq!(p.file_size, bytes.len() as u64);
+}
+
+#[tokio::test]
+async fn abandoned_uploads_expire_and_leave_nothing() {
+    let mut app = TestApp::spawn_with(Db::Sqlite, Objects::Local, |c| {
+        c.upload.ttl = Duration::ZERO
+    })
+    .await;
+    let bytes = big_package();
+    let mut s = start("big.rpm");
+    s.upload_id = "abandoned".into();
+    s.total_size = Some(bytes.len() as u64);
+    let _ = app.upload_with(s, &bytes[..2 << 20], 0).await.unwrap_err();
+    assert!(
+        !app.objects().await.is_empty(),
+        "the staged part exists before the sweep"
+    );
+    let report = app
+        .store
+        .uploader()
+        .sweep_with_grace(Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(report.sessions, 1);
+    assert!(app.objects().await.is_empty(), "{:?}", app.objects().await);
+    assert_eq!(
+        status(&mut app, "abandoned").await.unwrap_err().code(),
+        Code::NotFound
+    );
+}
+
+#[tokio::test]
+async fn orphaned_package_objects_are_swept() {
+    let mut app = TestApp::spawn().await;
+    let p = app
+        .upload(&RpmSpec::oceanbase_ce("4.3.5.0", "1.el7").build())
+        .await
+        .unwrap();
+    // A crash between publishing bytes and recording the row leaves exactly
+    // this: an object no row references.
+    app.repo.delete_package(p.id).await.unwrap();
+    assert_eq!(app.objects().await.len(), 1);
+    let recent = app.store.uploader().sweep().await.unwrap();
+    assert_eq!(
+        recent.objects, 0,
+        "young objects are left alone: their row may be on its way"
+    );
+    let report = app
+        .store
+        .uploader()
+        .sweep_with_grace(Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(report.objects, 1);
+    assert!(app.objects().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_second_stream_for_a_busy_upload_is_refused() {
+    let app = TestApp::spawn().await;
+    let bytes = big_package();
+    let mut s = start("big.rpm");
+    s.upload_id = "busy".into();
+    // First stream: start and one chunk, then held open.
+    let (tx, rx) = mpsc::channel(8);
+    tx.send(start_message(s.clone())).await.unwrap();
+    tx.send(data_messages(&bytes, 0).remove(0)).await.unwrap();
+    let mut first = app.client.clone();
+    let held = tokio::spawn(async move { first.upload(ReceiverStream::new(rx)).await });
+    let client = app.client.clone();
+    eventually("the first stream to open its session", || {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_upload_status(pb::GetUploadStatusRequest {
+                    upload_id: "busy".into(),
+                })
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    let mut app = app;
+    let e = app.upload_with(s, &bytes, 0).await.unwrap_err();
+    assert_eq!(code(&e), "Package.Upload.Busy");
+    assert_eq!(e.code(), Code::Aborted);
+    drop(tx);
+    held.abort();
+}

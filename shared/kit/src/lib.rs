@@ -1,0 +1,13 @@
+//! Plumbing every obup service shares, so that each service crate holds only
+//! its own logic.
+//!
+//! # Layout
+//! - `telemetry`: tracing subscriber set-up.
+//! - `grpc`: serving gRPC services with health and reflection on one router.
+//! - `status`: stable error codes carried on `tonic::Status`.
+//! - `shutdown`: the process shutdown signal.
+
+pub mod grpc;
+pub mod shutdown;
+pub mod status;
+pub mod telemetry;

@@ -1,0 +1,291 @@
+//! cpio archives as rpm writes them: "newc" (`070701`, `070702`) and rpm's
+//! "stripped" form (`07070X`), whose names and sizes live in the header.
+//!
+//! Every entry path is checked before anyone sees it: an absolute path, a `..`
+//! component or an empty name is an error, never an entry.
+
+use std::io::{self, Read};
+
+use crate::Error;
+use crate::header::FileInfo;
+
+const NEWC_HEADER: usize = 110;
+const STRIPPED_HEADER: usize = 14;
+const TRAILER: &str = "TRAILER!!!";
+/// Longest entry name we accept (PATH_MAX).
+const MAX_NAME: usize = 4096;
+
+/// What kind of file an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    /// Character or block device, fifo or socket.
+    Special,
+}
+
+impl EntryKind {
+    fn from_mode(mode: u32) -> Self {
+        match mode & 0o170000 {
+            0o100000 => Self::File,
+            0o040000 => Self::Dir,
+            0o120000 => Self::Symlink,
+            _ => Self::Special,
+        }
+    }
+}
+
+/// One archive entry; its data is read from the [`CpioReader`] itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpioEntry {
+    /// Normalised absolute path, e.g. `/home/admin/oceanbase/bin/observer`.
+    pub path: String,
+    pub mode: u32,
+    pub kind: EntryKind,
+    /// Bytes of data that follow (for a symlink: its target).
+    pub size: u64,
+}
+
+/// Reads entries one after the other. Implements [`Read`] for the data of the
+/// current entry.
+#[derive(Debug)]
+pub struct CpioReader<R> {
+    inner: R,
+    /// The header file list, needed to read stripped entries.
+    files: Vec<FileInfo>,
+    /// Data bytes of the current entry not yet read.
+    remaining: u64,
+    /// Padding after the current entry's data.
+    pad: u64,
+    done: bool,
+}
+
+impl<R: Read> CpioReader<R> {
+    /// `files` is the header's file list (only stripped archives use it).
+    pub fn new(inner: R, files: Vec<FileInfo>) -> Self {
+        Self {
+            inner,
+            files,
+            remaining: 0,
+            pad: 0,
+            done: false,
+        }
+    }
+
+    /// Skips whatever is left of the current entry and reads the next header.
+    /// `None` after the trailer.
+    pub fn next_entry(&mut self) -> Result<Option<CpioEntry>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let skip = self.remaining + self.pad;
+        let skipped =
+            io::copy(&mut (&mut self.inner).take(skip), &mut io::sink()).map_err(corrupt)?;
+        if skipped != skip {
+            return Err(Error::CorruptPayload("archive ends inside an entry".into()));
+        }
+        self.remaining = 0;
+        self.pad = 0;
+
+        let mut magic = [0u8; 6];
+        self.fill(&mut magic, "entry header")?;
+        match &magic {
+            b"070701" | b"070702" => self.newc_entry(),
+            b"07070X" => self.stripped_entry(),
+            _ => Err(Error::CorruptPayload(format!(
+                "bad cpio magic {:?}",
+                String::from_utf8_lossy(&magic)
+            ))),
+        }
+    }
+
+    fn newc_entry(&mut self) -> Result<Option<CpioEntry>, Error> {
+        let mut fields = [0u8; NEWC_HEADER - 6];
+        self.fill(&mut fields, "entry header")?;
+        let field = |i: usize| hex_field(&fields[i * 8..i * 8 + 8]);
+        let mode = field(1)? as u32;
+        let size = field(6)?;
+        let name_len = field(11)? as usize;
+        if name_len == 0 || name_len > MAX_NAME {
+            return Err(Error::CorruptPayload(format!(
+                "entry name of {name_len} bytes"
+            )));
+        }
+        let mut name = vec![0u8; name_len];
+        self.fill(&mut name, "entry name")?;
+        // Header and name are padded together to a multiple of four.
+        let head_pad = pad4((NEWC_HEADER + name_len) as u64);
+        self.skip(head_pad)?;
+        if name.pop() != Some(0) {
+            return Err(Error::CorruptPayload(
+                "entry name is not NUL-terminated".into(),
+            ));
+        }
+        let raw = String::from_utf8(name).map_err(|_| Error::UnsafePath("<not UTF-8>".into()))?;
+        if raw == TRAILER {
+            self.done = true;
+            return Ok(None);
+        }
+        let path = normalise(&raw)?;
+        self.remaining = size;
+        self.pad = pad4(size);
+        Ok(Some(CpioEntry {
+            path,
+            mode,
+            kind: EntryKind::from_mode(mode),
+            size,
+        }))
+    }
+
+    fn stripped_entry(&mut self) -> Result<Option<CpioEntry>, Error> {
+        let mut index = [0u8; STRIPPED_HEADER - 6];
+        self.fill(&mut index, "entry header")?;
+        self.skip(pad4(STRIPPED_HEADER as u64))?;
+        let i = hex_field(&index)? as usize;
+        let file = self.files.get(i).ok_or_else(|| {
+            Error::CorruptPayload(format!("stripped entry {i} is not in the header"))
+        })?;
+        let path = header_path(&file.path)?;
+        let mode = u32::from(file.mode);
+        let kind = EntryKind::from_mode(mode);
+        // Directories carry no data even though the header lists a size.
+        let size = if kind == EntryKind::Dir { 0 } else { file.size };
+        self.remaining = size;
+        self.pad = pad4(size);
+        Ok(Some(CpioEntry {
+            path,
+            mode,
+            kind,
+            size,
+        }))
+    }
+
+    fn fill(&mut self, buf: &mut [u8], what: &str) -> Result<(), Error> {
+        self.inner.read_exact(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => {
+                Error::CorruptPayload(format!("archive ends inside an {what}"))
+            }
+            _ => corrupt(e),
+        })
+    }
+
+    fn skip(&mut self, n: u64) -> Result<(), Error> {
+        let mut pad = [0u8; 4];
+        self.fill(&mut pad[..n as usize], "entry header")
+    }
+}
+
+impl<R: Read> Read for CpioReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "archive ends inside an entry's data",
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Turns an I/O error from the decompressor into a payload error, keeping
+/// errors we raised ourselves (the size bound) intact.
+pub(crate) fn corrupt(e: io::Error) -> Error {
+    match e.into_inner() {
+        Some(inner) => match inner.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => Error::CorruptPayload(other.to_string()),
+        },
+        None => Error::CorruptPayload("unreadable compressed data".into()),
+    }
+}
+
+fn hex_field(b: &[u8]) -> Result<u64, Error> {
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .ok_or_else(|| Error::CorruptPayload("non-hex cpio header field".into()))
+}
+
+fn pad4(n: u64) -> u64 {
+    (4 - n % 4) % 4
+}
+
+/// Maps an archive name (`./home/admin/x`) to `/home/admin/x`, refusing
+/// anything that could escape the extraction root.
+fn normalise(raw: &str) -> Result<String, Error> {
+    match raw.strip_prefix("./") {
+        Some(rel) => components(rel, raw),
+        None if raw.starts_with('/') => Err(Error::UnsafePath(raw.into())),
+        None => components(raw, raw),
+    }
+}
+
+/// The same for a header path (`/home/admin/x`), which stripped entries use.
+fn header_path(raw: &str) -> Result<String, Error> {
+    let rel = raw
+        .strip_prefix('/')
+        .ok_or_else(|| Error::UnsafePath(raw.into()))?;
+    components(rel, raw)
+}
+
+fn components(rel: &str, raw: &str) -> Result<String, Error> {
+    let mut out = String::with_capacity(rel.len() + 1);
+    for part in rel.split('/') {
+        match part {
+            "" | "." => continue,
+            ".." => return Err(Error::UnsafePath(raw.into())),
+            p => {
+                out.push('/');
+                out.push_str(p);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::UnsafePath(raw.into()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_rpm_names() {
+        assert_eq!(normalise("./home/admin/a").unwrap(), "/home/admin/a");
+        assert_eq!(normalise("home//admin/./a").unwrap(), "/home/admin/a");
+        assert_eq!(header_path("/home/admin/a").unwrap(), "/home/admin/a");
+    }
+
+    #[test]
+    fn refuses_escaping_names() {
+        for bad in [
+            "/etc/passwd",
+            "./../etc/passwd",
+            "a/../../b",
+            "",
+            "./",
+            "..",
+        ] {
+            assert!(
+                matches!(normalise(bad), Err(Error::UnsafePath(_))),
+                "{bad:?} accepted"
+            );
+        }
+        for bad in ["home/a", "/home/../../etc", "/"] {
+            assert!(
+                matches!(header_path(bad), Err(Error::UnsafePath(_))),
+                "{bad:?} accepted"
+            );
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Test helpers shared by obup's crates. Everything here is real: RPMs built
+//! by the `rpm` crate, an S3 server (s3s-fs) on a loopback port, and fresh
+//! PostgreSQL databases on the local server.
+//!
+//! # Layout
+//! - `rpm_fixture`: RPM packages, normal and hostile.
+//! - `s3`: an in-process S3 server.
+//! - `pg`: a fresh PostgreSQL database per test.
+
+pub mod pg;
+pub mod rpm_fixture;
+pub mod s3;
+
+pub use pg::TestDb;
+pub use rpm_fixture::{Compression, CpioSpec, OB_HOME, RpmSpec, cpio_newc};
+pub use s3::TestS3;
