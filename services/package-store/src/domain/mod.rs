@@ -1,11 +1,10 @@
 //! The package store's vocabulary, free of I/O and of protobuf types.
 
-mod release;
 mod rules;
 
 use std::fmt;
 
-pub use release::{Release, compare_versions};
+pub use obup_types::{Release, compare_versions};
 pub use rules::{DEP_YAML, PackageRules, UPGRADE_SCRIPTS};
 
 /// Bytes per chunk in obshell's chunked storage (8 MiB - 1). obup stores

@@ -108,12 +108,21 @@ impl ObjectStoreConfig {
 #[derive(Debug, Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// Root directory of the filesystem backend. Its half-written files
+    /// (`<key>#<n>`, left by a crash mid-write) are invisible to listings,
+    /// so the sweeper removes them through the filesystem.
+    local_root: Option<PathBuf>,
 }
 
 impl Blobs {
     pub fn open(config: &ObjectStoreConfig) -> Result<Self> {
+        let local_root = match config {
+            ObjectStoreConfig::Local { root } => Some(root.clone()),
+            ObjectStoreConfig::S3 { .. } => None,
+        };
         Ok(Self {
             store: config.build()?,
+            local_root,
         })
     }
 
@@ -192,6 +201,45 @@ impl Blobs {
             .into_iter()
             .map(|m| (m.location.to_string(), m.last_modified.timestamp_millis()))
             .collect())
+    }
+}
+
+impl Blobs {
+    /// Removes half-written files under `prefix` last modified before
+    /// `cutoff_ms` (filesystem backend only; S3 drops incomplete multipart
+    /// uploads by its own lifecycle rules). Returns how many were removed.
+    pub fn remove_abandoned_writes(&self, prefix: &str, cutoff_ms: i64) -> Result<usize> {
+        let Some(root) = &self.local_root else {
+            return Ok(0);
+        };
+        let cutoff =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(cutoff_ms.max(0) as u64);
+        let mut removed = 0;
+        let mut dirs = vec![root.join(prefix)];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(meta) = entry.metadata() else { continue };
+                if meta.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let temp = name
+                    .split_once('#')
+                    .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                if temp
+                    && meta.modified().is_ok_and(|m| m < cutoff)
+                    && std::fs::remove_file(&path).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 }
 

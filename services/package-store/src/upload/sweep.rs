@@ -57,6 +57,7 @@ impl Uploader {
                 report.objects += 1;
             }
         }
+        report.objects += self.blobs().remove_abandoned_writes("staging", cutoff)?;
         for (key, modified) in self.blobs().list("packages/").await? {
             if modified > cutoff {
                 continue;

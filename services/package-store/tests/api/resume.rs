@@ -238,3 +238,32 @@ async fn a_second_stream_for_a_busy_upload_is_refused() {
     drop(tx);
     held.abort();
 }
+
+#[tokio::test]
+async fn half_written_parts_left_by_a_crash_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("objects");
+    let app = TestApp::spawn_with(Db::Sqlite, Objects::Local, |c| {
+        c.object_store =
+            obup_package_store::storage::ObjectStoreConfig::Local { root: root.clone() };
+    })
+    .await;
+    // What object_store leaves when the process dies mid-write.
+    let staged = root.join("staging/u-crashed");
+    std::fs::create_dir_all(&staged).unwrap();
+    let temp = staged.join("000000#3");
+    std::fs::write(&temp, vec![1u8; 4096]).unwrap();
+    let report = app.store.uploader().sweep().await.unwrap();
+    assert_eq!(report.objects, 0, "a fresh write may still be in progress");
+    assert!(temp.exists());
+    let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&temp)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let report = app.store.uploader().sweep().await.unwrap();
+    assert_eq!(report.objects, 1);
+    assert!(!temp.exists());
+}
