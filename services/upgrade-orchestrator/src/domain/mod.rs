@@ -1,0 +1,5 @@
+//! The orchestrator's vocabulary and pure logic: route planning, DAG
+//! templates, task states and what each task may do.
+
+pub mod route;
+pub mod template;
