@@ -167,6 +167,7 @@ fn package(cache: &Path, c: Compression, name: &str, mib: u64) -> anyhow::Result
     }
     let bytes = RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7")
         .compression(c)
+        .without("/home/admin/oceanbase/bin/observer")
         .file("/home/admin/oceanbase/bin/observer", content)
         .build();
     let tmp = path.with_extension("tmp");
@@ -227,7 +228,7 @@ async fn upload_once(path: &Path) -> anyhow::Result<(f64, u64)> {
     };
     let file = tokio::fs::File::open(path).await?;
     let chunks = futures::stream::unfold((file, 0u64), |(mut file, offset)| async move {
-        let mut buf = vec![0u8; MIB as usize];
+        let mut buf = vec![0u8; env_or("OBUP_BENCH_CHUNK_KIB", 1024usize) << 10];
         let mut filled = 0;
         while filled < buf.len() {
             match file.read(&mut buf[filled..]).await {
@@ -274,7 +275,10 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_obup-package-store"))
             .env("OBUP_DATA_DIR", data)
             .env("OBUP_LISTEN", "127.0.0.1:0")
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("OBUP_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .spawn()?;
         let mut line = String::new();

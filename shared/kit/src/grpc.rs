@@ -4,6 +4,12 @@
 //! Services are mounted on an axum router rather than tonic's own server so
 //! that REST routes can share the same listener.
 
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
@@ -43,14 +49,64 @@ pub async fn router(
         .into_axum_router()
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves. gRPC needs
-/// HTTP/2 without TLS (h2c); axum serves both HTTP/1 and h2c.
+/// Per-stream HTTP/2 receive window. It must hold several upload messages
+/// (1 MiB each): with hyper's default of 1 MiB the client stalls after every
+/// message until the server has processed it, and an upload runs at a
+/// fraction of the speed the server can take. It bounds memory too: at most
+/// this much of one stream is buffered before the handler reads it.
+const STREAM_WINDOW: u32 = 8 << 20;
+/// Connection-wide HTTP/2 receive window (several concurrent uploads).
+const CONNECTION_WINDOW: u32 = 16 << 20;
+/// How long in-flight requests get to finish after shutdown starts.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish (up to ten seconds). HTTP/1 (REST) and h2c
+/// (gRPC) share the port.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let mut builder = ConnBuilder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, retry.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // HTTP/2's small control frames must not wait on Nagle's algorithm.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, %peer, "cannot set TCP_NODELAY");
+        }
+        let service = TowerToHyperService::new(router.clone());
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN) => tracing::warn!("connections still open after the drain period"),
+    }
+    Ok(())
 }

@@ -14,6 +14,8 @@ const STRIPPED_HEADER: usize = 14;
 const TRAILER: &str = "TRAILER!!!";
 /// Longest entry name we accept (PATH_MAX).
 const MAX_NAME: usize = 4096;
+/// Buffer for reading past entry data we do not keep.
+const SKIP_BUFFER: usize = 256 << 10;
 
 /// What kind of file an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +161,27 @@ impl<R: Read> CpioReader<R> {
             kind,
             size,
         }))
+    }
+
+    /// Reads past the rest of the current entry. Decompressors produce
+    /// output fastest into large buffers, so this does not use `io::copy`'s
+    /// 8 KiB one.
+    fn skip_rest(&mut self) -> Result<(), Error> {
+        let mut left = self.remaining + self.pad;
+        if left == 0 {
+            return Ok(());
+        }
+        let mut buf = vec![0u8; left.min(SKIP_BUFFER as u64) as usize];
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            match self.inner.read(&mut buf[..want]) {
+                Ok(0) => return Err(Error::CorruptPayload("archive ends inside an entry".into())),
+                Ok(n) => left -= n as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(corrupt(e)),
+            }
+        }
+        Ok(())
     }
 
     fn fill(&mut self, buf: &mut [u8], what: &str) -> Result<(), Error> {

@@ -119,7 +119,8 @@ impl Uploader {
             writer: None,
         };
         let mut received = session.received;
-        let mut last_touch = tokio::time::Instant::now();
+        let started = tokio::time::Instant::now();
+        let mut last_touch = started;
         while let Some(chunk) = chunks.next().await {
             let (offset, data) = match chunk {
                 Chunk::Data { offset, bytes } => (offset, bytes),
@@ -174,6 +175,7 @@ impl Uploader {
                 total,
             });
         }
+        let streamed = started.elapsed();
         let verified = match ingest
             .finish()
             .await
@@ -182,7 +184,17 @@ impl Uploader {
             Ok(v) => v,
             Err(e) => return Err(self.refuse(&id, e).await),
         };
-        self.commit(&id, &session, verified).await
+        let scanned = started.elapsed();
+        let package = self.commit(&id, &session, verified).await?;
+        tracing::info!(
+            package = package.id,
+            bytes = received,
+            streamed_ms = streamed.as_millis() as u64,
+            scanned_ms = scanned.as_millis() as u64,
+            committed_ms = started.elapsed().as_millis() as u64,
+            "upload committed"
+        );
+        Ok(package)
     }
 
     /// The session to continue, created if new.
@@ -348,12 +360,7 @@ impl Uploader {
         };
         let (package, inserted) = self.repo.insert_package(&new).await?;
         self.repo.delete_session(id).await?;
-        tracing::info!(
-            package = package.id,
-            inserted,
-            bytes = package.file_size,
-            "upload committed"
-        );
+        tracing::debug!(package = package.id, inserted, "package recorded");
         Ok(package)
     }
 
