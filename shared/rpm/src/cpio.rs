@@ -81,12 +81,7 @@ impl<R: Read> CpioReader<R> {
         if self.done {
             return Ok(None);
         }
-        let skip = self.remaining + self.pad;
-        let skipped =
-            io::copy(&mut (&mut self.inner).take(skip), &mut io::sink()).map_err(corrupt)?;
-        if skipped != skip {
-            return Err(Error::CorruptPayload("archive ends inside an entry".into()));
-        }
+        self.skip_rest()?;
         self.remaining = 0;
         self.pad = 0;
 
