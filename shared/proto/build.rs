@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] = &["obup/packagestore/v1/package_store.proto"];
+const PROTOS: &[&str] = &[
+    "obup/packagestore/v1/package_store.proto",
+    "obup/orchestrator/v1/orchestrator.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");

@@ -13,6 +13,11 @@ mod generated {
             tonic::include_proto!("obup.packagestore.v1");
         }
     }
+    pub mod orchestrator {
+        pub mod v1 {
+            tonic::include_proto!("obup.orchestrator.v1");
+        }
+    }
 }
 
 /// The generated messages, clients and servers.

@@ -131,6 +131,62 @@ impl Capabilities {
 }
 
 impl TaskKind {
+    const SIMPLE: [(Self, &'static str); 16] = [
+        (Self::CheckPythonEnv, "CheckPythonEnv"),
+        (Self::CreateUpgradeDir, "CreateUpgradeDir"),
+        (Self::DownloadPackages, "DownloadPackages"),
+        (Self::CheckPackages, "CheckPackages"),
+        (Self::UnpackPackages, "UnpackPackages"),
+        (Self::BackupForUpgrade, "BackupForUpgrade"),
+        (Self::InstallAgent, "InstallAgent"),
+        (Self::RestartAgent, "RestartAgent"),
+        (Self::AgentTableMaintain, "AgentTableMaintain"),
+        (Self::BackupParameters, "BackupParameters"),
+        (Self::StopZone, "StopZone"),
+        (Self::MinorFreeze, "MinorFreeze"),
+        (Self::ReinstallObserver, "ReinstallObserver"),
+        (Self::StartZone, "StartZone"),
+        (Self::RestoreParameters, "RestoreParameters"),
+        (Self::RemoveUpgradeDir, "RemoveUpgradeDir"),
+    ];
+    const SCRIPTS: [(Script, &'static str); 5] = [
+        (Script::Checker, "ExecuteScript:Checker"),
+        (Script::Pre, "ExecuteScript:Pre"),
+        (Script::HealthChecker, "ExecuteScript:HealthChecker"),
+        (Script::ZoneHealthChecker, "ExecuteScript:ZoneHealthChecker"),
+        (Script::Post, "ExecuteScript:Post"),
+    ];
+
+    /// Stable name stored with each task (the analogue of obshell's
+    /// `struct_name`), used to find its implementation again after a restart.
+    pub fn key(self) -> &'static str {
+        if let Self::ExecuteScript(s) = self {
+            return Self::SCRIPTS
+                .iter()
+                .find(|(x, _)| *x == s)
+                .map(|(_, k)| *k)
+                .unwrap_or("ExecuteScript");
+        }
+        Self::SIMPLE
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("Unknown")
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::SIMPLE
+            .iter()
+            .find(|(_, n)| *n == key)
+            .map(|(k, _)| *k)
+            .or_else(|| {
+                Self::SCRIPTS
+                    .iter()
+                    .find(|(_, n)| *n == key)
+                    .map(|(s, _)| Self::ExecuteScript(*s))
+            })
+    }
+
     /// The capability flags of §3.4 of the spec.
     pub fn capabilities(self) -> Capabilities {
         use Capabilities as C;
@@ -203,6 +259,16 @@ impl NodeSpec {
 
     pub fn is_parallel(&self) -> bool {
         !self.agents.is_empty()
+    }
+
+    /// The parameters a task needs, as stored with its node.
+    pub fn params_json(&self) -> String {
+        let freeze = match &self.freeze {
+            None => serde_json::Value::Null,
+            Some(FreezeScope::Global) => serde_json::json!({"scope": "GLOBAL"}),
+            Some(FreezeScope::Zone(z)) => serde_json::json!({"scope": "ZONE", "zone": z}),
+        };
+        serde_json::json!({"hop": self.hop, "zone": self.zone, "freeze": freeze}).to_string()
     }
 }
 
@@ -547,6 +613,17 @@ mod tests {
         assert!(!d.maintenance);
         assert_eq!(d.nodes.len(), 6);
         assert!(d.nodes.iter().all(|n| n.agents == agents));
+    }
+
+    #[test]
+    fn task_keys_round_trip() {
+        for (k, _) in TaskKind::SIMPLE {
+            assert_eq!(TaskKind::from_key(k.key()), Some(k));
+        }
+        for (s, _) in TaskKind::SCRIPTS {
+            let k = TaskKind::ExecuteScript(s);
+            assert_eq!(TaskKind::from_key(k.key()), Some(k));
+        }
     }
 
     #[test]
