@@ -1,10 +1,19 @@
-//! `obup dev`: the services of obup in one process, on embedded storage.
+//! `obup dev`: the services of obup in one process, on embedded storage,
+//! upgrading a simulated cluster.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use obup_package_store::{Config, PackageStore};
+use obup_upgrade_orchestrator::cluster::SimConfig;
+use obup_upgrade_orchestrator::domain::template::Edition;
+use obup_upgrade_orchestrator::engine::{EngineConfig, FailureRule};
+use obup_upgrade_orchestrator::packages::GrpcPackages;
+use obup_upgrade_orchestrator::startup::{self, Running};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -13,9 +22,68 @@ pub struct DevArgs {
     /// Address to serve gRPC (and, later, REST) on; port 0 picks a free one.
     #[arg(long, env = "OBUP_LISTEN", default_value = "127.0.0.1:2886")]
     pub listen: String,
-    /// Where the SQLite database and package files live.
+    /// Where the databases, package files and the simulated cluster live.
     #[arg(long, env = "OBUP_DATA_DIR", default_value = "./obup-data")]
     pub data_dir: PathBuf,
+    /// Zones of the simulated cluster (used when it is first created).
+    #[arg(long, default_value_t = 3)]
+    pub sim_zones: usize,
+    /// Servers per zone of the simulated cluster.
+    #[arg(long, default_value_t = 1)]
+    pub sim_servers_per_zone: usize,
+    /// Build the simulated cluster runs at first.
+    #[arg(long, default_value = "4.2.1.0-100000102023092807")]
+    pub sim_version: String,
+    /// Edition of the simulated cluster: ce, business or standalone.
+    #[arg(long, default_value = "ce", value_parser = ["ce", "business", "standalone"])]
+    pub sim_edition: String,
+    /// Architecture of the simulated servers.
+    #[arg(long, default_value = "x86_64")]
+    pub sim_arch: String,
+    /// Delay of each simulated cluster operation, in milliseconds.
+    #[arg(long, default_value_t = 5)]
+    pub sim_step_ms: u64,
+    /// Fail the N-th execution (default: the first) of every sub-task with
+    /// this name, e.g. `--sim-fail "Start zone2@1"`. Repeatable.
+    #[arg(long = "sim-fail", value_name = "TASK_NAME[@N]", value_parser = parse_failure)]
+    pub sim_fail: Vec<FailureRule>,
+}
+
+fn parse_failure(s: &str) -> Result<FailureRule, String> {
+    FailureRule::parse(s)
+        .ok_or_else(|| format!("expected TASK_NAME or TASK_NAME@N (N >= 1), got {s:?}"))
+}
+
+impl DevArgs {
+    /// Defaults for tests: a free port and the given data dir.
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        Self {
+            listen: "127.0.0.1:0".into(),
+            data_dir,
+            sim_zones: 3,
+            sim_servers_per_zone: 1,
+            sim_version: "4.2.1.0-100000102023092807".into(),
+            sim_edition: "ce".into(),
+            sim_arch: "x86_64".into(),
+            sim_step_ms: 0,
+            sim_fail: Vec::new(),
+        }
+    }
+
+    fn sim(&self) -> SimConfig {
+        SimConfig {
+            zones: self.sim_zones,
+            servers_per_zone: self.sim_servers_per_zone,
+            build_version: self.sim_version.clone(),
+            edition: match self.sim_edition.as_str() {
+                "business" => Edition::Business,
+                "standalone" => Edition::Standalone,
+                _ => Edition::Ce,
+            },
+            arch: self.sim_arch.clone(),
+            step: Duration::from_millis(self.sim_step_ms),
+        }
+    }
 }
 
 /// A bound, not yet serving, all-in-one server.
@@ -24,10 +92,13 @@ pub struct Dev {
     listener: TcpListener,
     store: PackageStore,
     config: Config,
+    orchestrator: Running,
+    stop: watch::Sender<bool>,
 }
 
 impl Dev {
-    /// Opens the embedded storage under `--data-dir` and binds `--listen`.
+    /// Opens the embedded storage under `--data-dir`, binds `--listen` and
+    /// starts the orchestrator's engine.
     pub async fn bind(args: &DevArgs) -> anyhow::Result<Self> {
         let config = Config::embedded(&args.data_dir)?;
         let store = PackageStore::open(&config)
@@ -36,10 +107,32 @@ impl Dev {
         let listener = TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        let data_dir = args.data_dir.canonicalize()?;
+        // The orchestrator reaches the package store through its public
+        // API, even in one process: the same path as when they are apart.
+        let packages = Arc::new(GrpcPackages::lazy(&format!("http://{addr}"))?);
+        let engine = EngineConfig {
+            owner: "obup-dev".into(),
+            failures: args.sim_fail.clone(),
+            state_dir: data_dir.join("orchestrator"),
+            ..EngineConfig::default()
+        };
+        let (stop, stopped) = watch::channel(false);
+        let database = format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("orchestrator.db").display()
+        );
+        let orchestrator =
+            startup::start_simulated(&database, &data_dir, &args.sim(), packages, engine, stopped)
+                .await
+                .context("starting the orchestrator")?;
         Ok(Self {
             listener,
             store,
             config,
+            orchestrator,
+            stop,
         })
     }
 
@@ -54,19 +147,25 @@ impl Dev {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (stop_tx, stop_rx) = watch::channel(false);
         let sweeper = self
             .store
-            .spawn_sweeper(self.config.sweep_interval, stop_rx);
+            .spawn_sweeper(self.config.sweep_interval, self.stop.subscribe());
+        let routes = obup_package_store::startup::routes(self.store).add_service(
+            obup_upgrade_orchestrator::grpc::server(self.orchestrator.orchestrator),
+        );
         let router = obup_kit::grpc::router(
-            obup_package_store::startup::routes(self.store),
-            &[obup_package_store::startup::SERVICE_NAME],
+            routes,
+            &[
+                obup_package_store::startup::SERVICE_NAME,
+                startup::SERVICE_NAME,
+            ],
             &[obup_proto::FILE_DESCRIPTOR_SET],
         )
         .await;
         obup_kit::grpc::serve(self.listener, router, shutdown).await?;
-        let _ = stop_tx.send(true);
+        let _ = self.stop.send(true);
         let _ = sweeper.await;
+        let _ = self.orchestrator.engine.await;
         Ok(())
     }
 }
@@ -75,11 +174,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     obup_kit::telemetry::init("info");
     let dev = Dev::bind(&args).await?;
     let addr = dev.local_addr();
-    // Tests and scripts wait for this line.
-    println!(
+    // Tests and scripts wait for the first line. A closed stdout must not
+    // take the server down, so write errors are ignored.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
         "obup dev listening on http://{addr} (data in {})",
         args.data_dir.display()
     );
-    println!("  upload a package:  obup upload --server http://{addr} FILE.rpm");
+    let _ = writeln!(
+        out,
+        "  upload a package:  obup upload --server http://{addr} FILE.rpm"
+    );
+    let _ = out.flush();
+    drop(out);
     dev.serve(obup_kit::shutdown::signal()).await
 }

@@ -12,6 +12,8 @@ const OBUP: &str = env!("CARGO_BIN_EXE_obup");
 struct DevServer {
     child: Child,
     url: String,
+    /// Kept open: the server's stdout stays a live pipe.
+    _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,6 +38,7 @@ impl DevServer {
         Self {
             child,
             url,
+            _stdout: lines,
             _dir: dir,
         }
     }

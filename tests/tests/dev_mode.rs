@@ -11,10 +11,7 @@ use tokio::sync::oneshot;
 async fn start(
     data_dir: &std::path::Path,
 ) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let args = DevArgs {
-        listen: "127.0.0.1:0".into(),
-        data_dir: data_dir.to_owned(),
-    };
+    let args = DevArgs::for_data_dir(data_dir.to_owned());
     let dev = Dev::bind(&args).await.unwrap();
     let url = format!("http://{}", dev.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();

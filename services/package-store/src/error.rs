@@ -80,6 +80,8 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Db(#[from] obup_kit::db::DbError),
     #[error("object storage error: {0}")]
     ObjectStore(#[from] object_store::Error),
     #[error("configuration error: {0}")]

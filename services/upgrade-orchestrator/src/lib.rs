@@ -3,6 +3,32 @@
 //! streams every state change.
 //!
 //! # Layout
-//! - `domain`: routes, DAG templates, states and operators (no I/O).
+//! - `domain`: routes, DAG templates, states and the DAG's transition rules
+//!   (no I/O).
+//! - `storage`: the DAG repository over PostgreSQL or SQLite; every change
+//!   and its event in one transaction.
+//! - `engine`: claims READY sub-tasks under leases and runs them, driven by
+//!   changes rather than a tick.
+//! - `tasks`: what each sub-task does, through the cluster boundary.
+//! - `cluster`: the [`Cluster`](cluster::Cluster) and
+//!   [`Host`](cluster::Host) traits and the simulated cluster.
+//! - `packages`: the package store, as the orchestrator uses it.
+//! - `plan`: checks and planning of an upgrade request.
+//! - `events`: in-process fan-out of committed events.
+//! - [`Orchestrator`]: the operations; `grpc`: the thin gRPC layer.
 
+pub mod cluster;
 pub mod domain;
+pub mod engine;
+mod error;
+pub mod events;
+pub mod grpc;
+pub mod packages;
+pub mod plan;
+mod service;
+pub mod startup;
+pub mod storage;
+pub mod tasks;
+
+pub use error::{Error, Result};
+pub use service::{Orchestrator, WatchItem};

@@ -2,11 +2,13 @@
 //! its own logic.
 //!
 //! # Layout
+//! - `db`: SQL pools over PostgreSQL or SQLite with per-backend migrations.
 //! - `telemetry`: tracing subscriber set-up.
 //! - `grpc`: serving gRPC services with health and reflection on one router.
 //! - `status`: stable error codes carried on `tonic::Status`.
 //! - `shutdown`: the process shutdown signal.
 
+pub mod db;
 pub mod grpc;
 pub mod shutdown;
 pub mod status;

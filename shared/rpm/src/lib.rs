@@ -23,6 +23,7 @@
 //! - `payload`: compressor detection and decoders.
 //! - `cpio`: the newc and stripped cpio archive readers with path checks.
 //! - `scan`: the scanning reader that ties payload and cpio together.
+//! - `unpack`: extraction of a payload into a directory, with the same checks.
 
 mod cpio;
 mod digest;
@@ -32,6 +33,7 @@ mod lead;
 mod payload;
 mod preamble;
 mod scan;
+mod unpack;
 
 pub use cpio::{CpioEntry, CpioReader, EntryKind};
 pub use digest::{Digests, digest_package};
@@ -41,3 +43,4 @@ pub use lead::Lead;
 pub use payload::Compressor;
 pub use preamble::{Limits, Preamble, read_preamble};
 pub use scan::{Scan, ScanOptions, scan_package};
+pub use unpack::{UnpackOptions, Unpacked, unpack_package};

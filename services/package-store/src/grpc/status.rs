@@ -48,7 +48,7 @@ pub(crate) fn classify(e: &Error) -> (Code, &'static str) {
         Error::PackageNotFound(_) => (NotFound, "Package.NotFound"),
         Error::NoMatchingPackage(_) => (NotFound, "OB.Package.NotExist"),
         Error::OffsetOutOfRange { .. } => (OutOfRange, "Package.Download.OffsetOutOfRange"),
-        Error::Database(_) | Error::Migrate(_) => (Unavailable, "Common.Unexpected"),
+        Error::Database(_) | Error::Migrate(_) | Error::Db(_) => (Unavailable, "Common.Unexpected"),
         Error::ObjectStore(_) => (Unavailable, "Common.Unexpected"),
         Error::Config(_) | Error::Internal(_) => (Internal, "Common.Unexpected"),
     }

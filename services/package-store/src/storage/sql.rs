@@ -6,10 +6,9 @@
 //! (`BIGINT`) because `Any` has no portable timestamp type.
 
 use std::cmp::Ordering;
-use std::sync::Once;
 
 use async_trait::async_trait;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, FromRow, Row};
 
 use super::Repository;
@@ -22,26 +21,7 @@ use crate::{Error, Result};
 static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Which SQL server a URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
-
-impl Backend {
-    fn of(url: &str) -> Result<Self> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres)
-        } else if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite)
-        } else {
-            Err(Error::Config(format!(
-                "database URL must start with postgres:// or sqlite:, got {url:?}"
-            )))
-        }
-    }
-}
+pub use obup_kit::db::Backend;
 
 /// The SQL repository.
 #[derive(Debug, Clone)]
@@ -57,23 +37,8 @@ const PACKAGE_COLUMNS: &str = "id, sha256, name, version, release, distribution,
 impl SqlRepository {
     /// Connects and applies this backend's migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        static DRIVERS: Once = Once::new();
-        DRIVERS.call_once(sqlx::any::install_default_drivers);
-        let backend = Backend::of(url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
-            .connect(url)
-            .await?;
-        match backend {
-            Backend::Postgres => PG_MIGRATIONS.run(&pool).await?,
-            Backend::Sqlite => {
-                // WAL lets readers proceed while an upload commits.
-                sqlx::query("PRAGMA journal_mode = WAL")
-                    .execute(&pool)
-                    .await?;
-                SQLITE_MIGRATIONS.run(&pool).await?;
-            }
-        }
+        let (pool, backend) =
+            obup_kit::db::connect(url, &PG_MIGRATIONS, &SQLITE_MIGRATIONS).await?;
         Ok(Self { pool, backend })
     }
 

@@ -83,19 +83,31 @@ impl Node {
 /// What changed, for storage to write and to turn into events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Dag,
+    /// The DAG's state, operator or stage, as of the change.
+    Dag {
+        state: State,
+        operator: Operator,
+        stage: i32,
+    },
     Node {
         node: usize,
+        state: State,
+        operator: Operator,
     },
     Task {
         node: usize,
         task: usize,
+        state: State,
+        operator: Operator,
+        execute_times: i32,
     },
     Log {
         task_id: i64,
         execute_times: i32,
         content: String,
     },
+    /// A lease was renewed: the row changes, nobody is told.
+    Lease { node: usize, task: usize },
     /// The DAG finished in a way that ends its maintenance.
     MaintenanceReleased,
 }
@@ -213,7 +225,15 @@ impl Dag {
     fn set_dag(&mut self, state: State, operator: Operator) {
         self.state = state;
         self.operator = operator;
-        self.changes.push(Change::Dag);
+        self.push_dag_change();
+    }
+
+    fn push_dag_change(&mut self) {
+        self.changes.push(Change::Dag {
+            state: self.state,
+            operator: self.operator,
+            stage: self.stage,
+        });
     }
 
     fn set_node(&mut self, n: usize, state: State, operator: Operator, now: i64) {
@@ -225,7 +245,11 @@ impl Dag {
             s if s.is_done() => node.end_ms = now,
             _ => {}
         }
-        self.changes.push(Change::Node { node: n });
+        self.changes.push(Change::Node {
+            node: n,
+            state,
+            operator,
+        });
     }
 
     fn set_task(&mut self, n: usize, t: usize, state: State, operator: Operator, now: i64) {
@@ -237,7 +261,14 @@ impl Dag {
             task.lease_owner = None;
             task.lease_until_ms = 0;
         }
-        self.changes.push(Change::Task { node: n, task: t });
+        let execute_times = task.execute_times;
+        self.changes.push(Change::Task {
+            node: n,
+            task: t,
+            state,
+            operator,
+            execute_times,
+        });
     }
 
     /// Appends a log line to a sub-task's current execution.
@@ -314,7 +345,7 @@ impl Dag {
                         return;
                     }
                     self.stage += if rolling_back { -1 } else { 1 };
-                    self.changes.push(Change::Dag);
+                    self.push_dag_change();
                 }
                 State::Failed => {
                     self.fail(now);
@@ -384,6 +415,21 @@ impl Dag {
         task.start_ms = now;
         let op = task.operator;
         self.set_task(n, t, State::Running, op, now);
+        true
+    }
+
+    /// Extends `owner`'s lease on a running sub-task. False if the lease is
+    /// not `owner`'s any more.
+    pub fn renew(&mut self, task_id: i64, owner: &str, lease_until_ms: i64) -> bool {
+        let Some((n, t)) = self.find_task(task_id) else {
+            return false;
+        };
+        let task = &mut self.nodes[n].tasks[t];
+        if task.state != State::Running || task.lease_owner.as_deref() != Some(owner) {
+            return false;
+        }
+        task.lease_until_ms = lease_until_ms;
+        self.changes.push(Change::Lease { node: n, task: t });
         true
     }
 

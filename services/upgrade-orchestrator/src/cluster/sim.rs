@@ -1,0 +1,384 @@
+//! A simulated OceanBase cluster for `obup dev` and the tests.
+//!
+//! Cluster state that matters (zone and server status, build versions,
+//! parameters) lives in `cluster.json` under its directory, and each server
+//! has a real home directory, so the cluster survives a restart of obup the
+//! way a real one would. The running version of a server is whatever
+//! `bin/observer -V` in its home reports, so an upgrade has to install the
+//! new files to take effect. Invariants are checked as it goes: two zones
+//! are never down at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{Cluster, Host, LocalHost, Server, Topology};
+use crate::domain::template::{Edition, FreezeScope, ZoneAgents};
+use crate::{Error, Result};
+
+/// How to lay out a new simulated cluster.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub zones: usize,
+    pub servers_per_zone: usize,
+    /// Build it runs, e.g. `4.2.1.0-100000102023092807`.
+    pub build_version: String,
+    pub edition: Edition,
+    pub arch: String,
+    /// Delay of each simulated cluster operation.
+    pub step: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            zones: 3,
+            servers_per_zone: 1,
+            build_version: "4.2.1.0-100000102023092807".into(),
+            edition: Edition::Ce,
+            arch: "x86_64".into(),
+            step: Duration::from_millis(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct State {
+    edition: String,
+    zones: Vec<ZoneState>,
+    parameters: BTreeMap<String, String>,
+    minor_freezes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ZoneState {
+    name: String,
+    active: bool,
+    servers: Vec<ServerState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ServerState {
+    agent: String,
+    arch: String,
+    running: bool,
+    build_version: String,
+}
+
+/// The simulated cluster.
+#[derive(Debug, Clone)]
+pub struct SimCluster {
+    id: String,
+    dir: PathBuf,
+    step: Duration,
+    state: Arc<Mutex<State>>,
+}
+
+impl SimCluster {
+    /// Opens the cluster under `dir`, creating it from `config` if new.
+    pub fn open(dir: &Path, config: &SimConfig) -> Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let file = dir.join("cluster.json");
+        let state = if file.exists() {
+            let text = std::fs::read_to_string(&file)?;
+            serde_json::from_str(&text)
+                .map_err(|e| Error::Internal(format!("{} is invalid: {e}", file.display())))?
+        } else {
+            create(dir, config)?
+        };
+        let sim = Self {
+            id: "sim".into(),
+            dir: dir.to_owned(),
+            step: config.step,
+            state: Arc::new(Mutex::new(state)),
+        };
+        sim.save()?;
+        Ok(sim)
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+        let r = {
+            let mut state = self
+                .state
+                .lock()
+                .expect("the sim state lock is never poisoned: no code panics holding it");
+            f(&mut state)?
+        };
+        self.save()?;
+        Ok(r)
+    }
+
+    /// Reads the state without writing it back.
+    fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self
+            .state
+            .lock()
+            .expect("the sim state lock is never poisoned: no code panics holding it"))
+    }
+
+    fn save(&self) -> Result<()> {
+        let text = {
+            let state = self
+                .state
+                .lock()
+                .expect("the sim state lock is never poisoned: no code panics holding it");
+            serde_json::to_string_pretty(&*state).map_err(|e| Error::Internal(e.to_string()))?
+        };
+        // Write-then-rename: a crash never leaves half a state file.
+        let tmp = self.dir.join("cluster.json.tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(tmp, self.dir.join("cluster.json"))?;
+        Ok(())
+    }
+
+    async fn step(&self) {
+        if !self.step.is_zero() {
+            tokio::time::sleep(self.step).await;
+        }
+    }
+
+    fn server_root(dir: &Path, agent: &str) -> PathBuf {
+        dir.join("servers").join(agent.replace(':', "_"))
+    }
+}
+
+fn create(dir: &Path, c: &SimConfig) -> Result<State> {
+    let mut zones = Vec::new();
+    for z in 1..=c.zones {
+        let mut servers = Vec::new();
+        for s in 1..=c.servers_per_zone {
+            let agent = format!("10.0.{z}.{s}:2886");
+            let home = SimCluster::server_root(dir, &agent).join("home/admin/oceanbase");
+            std::fs::create_dir_all(home.join("bin"))?;
+            std::fs::create_dir_all(home.join("lib"))?;
+            write_executable(
+                &home.join("bin/observer"),
+                &observer_script(&c.build_version),
+            )?;
+            write_executable(&home.join("bin/obshell"), "#!/bin/sh\necho obshell\n")?;
+            servers.push(ServerState {
+                agent,
+                arch: c.arch.clone(),
+                running: true,
+                build_version: c.build_version.clone(),
+            });
+        }
+        zones.push(ZoneState {
+            name: format!("zone{z}"),
+            active: true,
+            servers,
+        });
+    }
+    let edition = match c.edition {
+        Edition::Ce => "ce",
+        Edition::Business => "business",
+        Edition::Standalone => "standalone",
+    };
+    Ok(State {
+        edition: edition.into(),
+        zones,
+        parameters: BTreeMap::from([
+            ("enable_rebalance".into(), "True".into()),
+            ("enable_rereplication".into(), "True".into()),
+            ("server_permanent_offline_time".into(), "3600s".into()),
+        ]),
+        minor_freezes: 0,
+    })
+}
+
+/// A stand-in for the observer binary that answers `-V` like the real one.
+pub fn observer_script(build_version: &str) -> String {
+    let (version, build) = build_version
+        .split_once('-')
+        .unwrap_or((build_version, "0"));
+    format!(
+        "#!/bin/sh\nif [ \"$1\" = \"-V\" ]; then\n  echo 'observer (OceanBase_CE {version})' >&2\n  \
+         echo 'BUILD_VERSION: {version}_{build}' >&2\n  exit 0\nfi\nexec sleep 3600\n"
+    )
+}
+
+fn write_executable(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
+
+fn edition(s: &str) -> Edition {
+    match s {
+        "business" => Edition::Business,
+        "standalone" => Edition::Standalone,
+        _ => Edition::Ce,
+    }
+}
+
+#[async_trait]
+impl Cluster for SimCluster {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn topology(&self) -> Result<Topology> {
+        Ok(self.read(|s| Topology {
+            edition: edition(&s.edition),
+            zones: s
+                .zones
+                .iter()
+                .map(|z| ZoneAgents {
+                    zone: z.name.clone(),
+                    agents: z.servers.iter().map(|v| v.agent.clone()).collect(),
+                })
+                .collect(),
+            servers: s
+                .zones
+                .iter()
+                .flat_map(|z| {
+                    z.servers.iter().map(|v| Server {
+                        agent: v.agent.clone(),
+                        zone: z.name.clone(),
+                        arch: v.arch.clone(),
+                        build_version: v.build_version.clone(),
+                        running: v.running,
+                    })
+                })
+                .collect(),
+        }))
+    }
+
+    async fn stop_zone(&self, zone: &str) -> Result<()> {
+        self.step().await;
+        self.with(|s| {
+            if let Some(down) = s.zones.iter().find(|z| !z.active && z.name != zone) {
+                return Err(Error::Cluster(format!(
+                    "cannot stop {zone}: {} is already down, and two zones down lose the majority",
+                    down.name
+                )));
+            }
+            let z = s
+                .zones
+                .iter_mut()
+                .find(|z| z.name == zone)
+                .ok_or_else(|| Error::Cluster(format!("no zone {zone}")))?;
+            z.active = false;
+            Ok(())
+        })
+    }
+
+    async fn start_zone(&self, zone: &str) -> Result<()> {
+        self.step().await;
+        self.with(|s| {
+            let z = s
+                .zones
+                .iter_mut()
+                .find(|z| z.name == zone)
+                .ok_or_else(|| Error::Cluster(format!("no zone {zone}")))?;
+            if let Some(down) = z.servers.iter().find(|v| !v.running) {
+                return Err(Error::Cluster(format!(
+                    "cannot start {zone}: {} is not running",
+                    down.agent
+                )));
+            }
+            z.active = true;
+            Ok(())
+        })
+    }
+
+    async fn run_script(&self, script: &Path, zone: Option<&str>) -> Result<String> {
+        self.step().await;
+        let text = tokio::fs::read_to_string(script)
+            .await
+            .map_err(|e| Error::Cluster(format!("cannot read {}: {e}", script.display())))?;
+        let name = script
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(match zone {
+            Some(z) => format!("ran {name} ({} lines) for zone {z}", text.lines().count()),
+            None => format!("ran {name} ({} lines)", text.lines().count()),
+        })
+    }
+
+    async fn backup_parameters(&self) -> Result<String> {
+        self.read(|s| serde_json::to_string(&s.parameters))
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    async fn restore_parameters(&self, saved: &str) -> Result<()> {
+        let parameters: BTreeMap<String, String> = serde_json::from_str(saved)
+            .map_err(|e| Error::Cluster(format!("saved parameters are invalid: {e}")))?;
+        self.with(|s| {
+            s.parameters = parameters;
+            Ok(())
+        })
+    }
+
+    async fn minor_freeze(&self, _scope: &FreezeScope) -> Result<()> {
+        self.step().await;
+        self.with(|s| {
+            s.minor_freezes += 1;
+            Ok(())
+        })
+    }
+
+    async fn observer_stopped(&self, agent: &str) -> Result<()> {
+        self.with(|s| {
+            let server = server_mut(s, agent)?;
+            server.running = false;
+            Ok(())
+        })
+    }
+
+    async fn observer_started(&self, agent: &str, build_version: &str) -> Result<()> {
+        self.step().await;
+        self.with(|s| {
+            let server = server_mut(s, agent)?;
+            server.running = true;
+            server.build_version = build_version.to_owned();
+            Ok(())
+        })
+    }
+
+    async fn wait_healthy(&self, zone: Option<&str>) -> Result<()> {
+        self.read(|s| {
+            for z in s.zones.iter().filter(|z| zone.is_none_or(|n| n == z.name)) {
+                if let Some(v) = z.servers.iter().find(|v| !v.running) {
+                    return Err(Error::Cluster(format!(
+                        "{} in {} is not running",
+                        v.agent, z.name
+                    )));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn host(&self, agent: &str) -> Result<Arc<dyn Host>> {
+        let known = self.read(|s| {
+            s.zones
+                .iter()
+                .flat_map(|z| &z.servers)
+                .any(|v| v.agent == agent)
+        });
+        if !known {
+            return Err(Error::Cluster(format!("no server with agent {agent}")));
+        }
+        Ok(Arc::new(LocalHost::new(Self::server_root(
+            &self.dir, agent,
+        ))))
+    }
+}
+
+fn server_mut<'a>(s: &'a mut State, agent: &str) -> Result<&'a mut ServerState> {
+    s.zones
+        .iter_mut()
+        .flat_map(|z| z.servers.iter_mut())
+        .find(|v| v.agent == agent)
+        .ok_or_else(|| Error::Cluster(format!("no server with agent {agent}")))
+}

@@ -1,0 +1,173 @@
+//! `obup.orchestrator.v1.UpgradeOrchestrator` handlers.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use obup_proto::pb::orchestrator::v1 as pb;
+use pb::upgrade_orchestrator_server::{UpgradeOrchestrator, UpgradeOrchestratorServer};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use crate::{Error, Orchestrator};
+
+/// The tonic service for `orchestrator`.
+pub fn server(orchestrator: Orchestrator) -> UpgradeOrchestratorServer<Handler> {
+    UpgradeOrchestratorServer::new(Handler { orchestrator })
+}
+
+/// Translates gRPC calls to [`Orchestrator`] calls.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    orchestrator: Orchestrator,
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::DagEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl UpgradeOrchestrator for Handler {
+    async fn plan_upgrade(
+        &self,
+        request: Request<pb::UpgradeRequest>,
+    ) -> Result<Response<pb::Plan>, Status> {
+        let plan = self
+            .orchestrator
+            .plan(&convert::request(request.into_inner()))
+            .await?;
+        Ok(Response::new(convert::plan(plan)))
+    }
+
+    async fn check_upgrade(
+        &self,
+        request: Request<pb::UpgradeRequest>,
+    ) -> Result<Response<pb::Dag>, Status> {
+        let dag = self
+            .orchestrator
+            .check(&convert::request(request.into_inner()))
+            .await?;
+        Ok(Response::new(convert::dag(&dag, false)))
+    }
+
+    async fn start_upgrade(
+        &self,
+        request: Request<pb::UpgradeRequest>,
+    ) -> Result<Response<pb::Dag>, Status> {
+        let dag = self
+            .orchestrator
+            .start(&convert::request(request.into_inner()))
+            .await?;
+        Ok(Response::new(convert::dag(&dag, false)))
+    }
+
+    async fn get_dag(
+        &self,
+        request: Request<pb::GetDagRequest>,
+    ) -> Result<Response<pb::Dag>, Status> {
+        let req = request.into_inner();
+        let dag = self.orchestrator.get(req.id).await?;
+        Ok(Response::new(convert::dag(&dag, req.details)))
+    }
+
+    async fn list_dags(
+        &self,
+        request: Request<pb::ListDagsRequest>,
+    ) -> Result<Response<pb::ListDagsResponse>, Status> {
+        let dags = self
+            .orchestrator
+            .list(convert::filter(request.into_inner().filter))
+            .await?;
+        Ok(Response::new(pb::ListDagsResponse {
+            dags: dags.iter().map(|d| convert::dag(d, false)).collect(),
+        }))
+    }
+
+    async fn operate_dag(
+        &self,
+        request: Request<pb::OperateDagRequest>,
+    ) -> Result<Response<pb::Dag>, Status> {
+        let req = request.into_inner();
+        let dag = self.orchestrator.operate(req.id, &req.operator).await?;
+        Ok(Response::new(convert::dag(&dag, false)))
+    }
+
+    async fn pass_node(
+        &self,
+        request: Request<pb::PassNodeRequest>,
+    ) -> Result<Response<pb::Dag>, Status> {
+        let dag = self
+            .orchestrator
+            .pass_node(request.into_inner().node_id)
+            .await?;
+        Ok(Response::new(convert::dag(&dag, false)))
+    }
+
+    async fn get_sub_task(
+        &self,
+        request: Request<pb::GetSubTaskRequest>,
+    ) -> Result<Response<pb::SubTask>, Status> {
+        let (dag, task) = self.orchestrator.task(request.into_inner().id).await?;
+        Ok(Response::new(convert::sub_task(&task, dag.id)))
+    }
+
+    async fn get_sub_task_logs(
+        &self,
+        request: Request<pb::GetSubTaskRequest>,
+    ) -> Result<Response<pb::SubTaskLogs>, Status> {
+        let logs = self.orchestrator.logs(request.into_inner().id).await?;
+        Ok(Response::new(convert::logs(logs)))
+    }
+
+    type WatchDagStream = EventStream;
+
+    async fn watch_dag(
+        &self,
+        request: Request<pb::WatchDagRequest>,
+    ) -> Result<Response<Self::WatchDagStream>, Status> {
+        let req = request.into_inner();
+        let mut items = self
+            .orchestrator
+            .watch(req.dag_id, req.after_seq, req.follow)
+            .await?;
+        // The watch runs in its own task; this one converts and notices a
+        // client that went away (the send fails and both end).
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            while let Some(item) = items.recv().await {
+                let message = item.map(|i| convert::watch_item(&i)).map_err(Status::from);
+                if tx.send(message).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    type WatchDagsStream = EventStream;
+
+    async fn watch_dags(
+        &self,
+        _: Request<pb::WatchDagsRequest>,
+    ) -> Result<Response<Self::WatchDagsStream>, Status> {
+        let mut live = self.orchestrator.watch_all();
+        let (tx, rx) = mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                let message = match live.recv().await {
+                    Ok(e) => Ok(convert::event(&e)),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        Err(Status::from(Error::Internal(format!(
+                            "this watcher fell {n} events behind; watch single DAGs with after_seq to resume without gaps"
+                        ))))
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let stop = message.is_err();
+                if tx.send(message).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}

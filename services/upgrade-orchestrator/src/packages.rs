@@ -1,0 +1,159 @@
+//! The orchestrator's view of the package store: it finds packages and
+//! streams their bytes through the package store's gRPC API.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt};
+use obup_proto::pb::packagestore::v1 as pb;
+use pb::package_store_client::PackageStoreClient;
+use serde::{Deserialize, Serialize};
+use tonic::transport::Channel;
+
+use crate::{Error, Result};
+
+/// A package chosen for a hop, as recorded in the DAG.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRef {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+    /// Build number.
+    pub release: String,
+    pub architecture: String,
+    pub md5: String,
+    pub sha256: String,
+    pub file_size: u64,
+    pub file_name: String,
+}
+
+/// A package as the store describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageInfo {
+    pub package: PackageRef,
+    pub distribution: String,
+    pub upgrade_dep_yaml: String,
+}
+
+/// Which package to find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub distribution: String,
+    /// Exact build, or any build except `excluded`.
+    pub build: Option<String>,
+    pub excluded: Vec<String>,
+}
+
+impl Lookup {
+    /// The file name obshell reports for a missing package.
+    pub fn describe(&self) -> String {
+        let build = self.build.clone().unwrap_or_else(|| "${release}".into());
+        format!(
+            "{}-{}-{build}.{}.{}.rpm",
+            self.name, self.version, self.distribution, self.architecture
+        )
+    }
+}
+
+/// Where packages come from.
+#[async_trait]
+pub trait PackageSource: Send + Sync + std::fmt::Debug {
+    async fn find(&self, lookup: &Lookup) -> Result<Option<PackageInfo>>;
+    async fn get(&self, id: i64) -> Result<Option<PackageInfo>>;
+    async fn download(&self, id: i64) -> Result<BoxStream<'static, Result<Bytes>>>;
+}
+
+/// The package store over gRPC.
+#[derive(Debug, Clone)]
+pub struct GrpcPackages {
+    client: PackageStoreClient<Channel>,
+}
+
+impl GrpcPackages {
+    /// A client that connects on first use (in `obup dev` the store is the
+    /// same process, which is still starting).
+    pub fn lazy(url: &str) -> Result<Self> {
+        let channel = Channel::from_shared(url.to_owned())
+            .map_err(|e| Error::InvalidArgument {
+                field: "package_store_url",
+                reason: e.to_string(),
+            })?
+            .connect_lazy();
+        Ok(Self {
+            client: PackageStoreClient::new(channel)
+                .max_decoding_message_size(8 << 20)
+                .max_encoding_message_size(8 << 20),
+        })
+    }
+}
+
+fn info(p: pb::Package) -> PackageInfo {
+    PackageInfo {
+        package: PackageRef {
+            id: p.id,
+            name: p.name,
+            version: p.version,
+            release: p.release,
+            architecture: p.architecture,
+            md5: p.md5,
+            sha256: p.sha256,
+            file_size: p.file_size,
+            file_name: p.file_name,
+        },
+        distribution: p.distribution,
+        upgrade_dep_yaml: p.upgrade_dep_yaml,
+    }
+}
+
+#[async_trait]
+impl PackageSource for GrpcPackages {
+    async fn find(&self, l: &Lookup) -> Result<Option<PackageInfo>> {
+        use pb::find_package_request::Build;
+        let build = match &l.build {
+            Some(b) => Build::Release(b.clone()),
+            None => Build::AnyBuild(pb::AnyBuild {
+                excluded_releases: l.excluded.clone(),
+            }),
+        };
+        let request = pb::FindPackageRequest {
+            name: l.name.clone(),
+            version: l.version.clone(),
+            architecture: l.architecture.clone(),
+            distribution: l.distribution.clone(),
+            build: Some(build),
+        };
+        match self.client.clone().find_package(request).await {
+            Ok(r) => Ok(Some(info(r.into_inner()))),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(Error::PackageStore(s)),
+        }
+    }
+
+    async fn get(&self, id: i64) -> Result<Option<PackageInfo>> {
+        match self
+            .client
+            .clone()
+            .get_package(pb::GetPackageRequest { id })
+            .await
+        {
+            Ok(r) => Ok(Some(info(r.into_inner()))),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(Error::PackageStore(s)),
+        }
+    }
+
+    async fn download(&self, id: i64) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let stream = self
+            .client
+            .clone()
+            .download(pb::DownloadRequest { id, offset: 0 })
+            .await
+            .map_err(Error::PackageStore)?
+            .into_inner();
+        Ok(stream
+            .map(|m| m.map(|m| m.data).map_err(Error::PackageStore))
+            .boxed())
+    }
+}

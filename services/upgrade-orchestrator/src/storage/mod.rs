@@ -1,0 +1,121 @@
+//! Where DAGs live: a repository over PostgreSQL or SQLite.
+//!
+//! Every change goes through [`DagRepository::apply`]: load the DAG under
+//! its row lock, apply one [`DagOp`] with the domain's rules, write the
+//! changed rows and one event per change, commit. State and history can
+//! therefore never disagree, and events are numbered without gaps.
+
+mod events;
+mod sql;
+
+use async_trait::async_trait;
+
+pub use events::{Event, EventBody};
+pub use sql::SqlDagRepository;
+
+use crate::Result;
+use crate::domain::dag::{Dag, Refusal};
+use crate::domain::state::Operator;
+
+/// One change to apply to a stored DAG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DagOp {
+    /// Move forward as far as possible (after creation or recovery).
+    Advance,
+    Claim {
+        task_id: i64,
+        owner: String,
+        lease_until_ms: i64,
+    },
+    RenewLease {
+        task_id: i64,
+        owner: String,
+        lease_until_ms: i64,
+    },
+    Finish {
+        task_id: i64,
+        owner: String,
+        outcome: Result<(), String>,
+    },
+    Recover {
+        task_id: i64,
+    },
+    Log {
+        task_id: i64,
+        owner: String,
+        line: String,
+    },
+    Operate(Operator),
+    PassNode {
+        node_id: i64,
+    },
+}
+
+/// What applying an op did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied. For CANCEL: the sub-tasks that were running.
+    Applied { interrupted: Vec<i64> },
+    /// Not applicable any more (lost a race, stale lease): nothing changed.
+    Skipped,
+    /// An operator was refused.
+    Refused(Refusal),
+}
+
+/// The DAG after an op, what happened, and the events written.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub dag: Dag,
+    pub outcome: Outcome,
+    pub events: Vec<Event>,
+}
+
+/// Which DAGs to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DagFilter {
+    All,
+    Unfinished,
+    /// The latest maintenance DAG, finished or not.
+    Maintenance,
+}
+
+/// A log line of a sub-task execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRow {
+    pub id: i64,
+    pub sub_task_id: i64,
+    pub execute_times: i32,
+    pub content: String,
+    pub created_at_ms: i64,
+}
+
+/// A sub-task to act on, with its DAG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskRef {
+    pub dag_id: i64,
+    pub task_id: i64,
+}
+
+/// Persistence of DAGs. One implementation serves both backends.
+#[async_trait]
+pub trait DagRepository: Send + Sync + std::fmt::Debug + 'static {
+    /// Records a cluster if it is new.
+    async fn ensure_cluster(&self, cluster_id: &str) -> Result<()>;
+    /// Inserts a new DAG (taking the cluster's maintenance lock if it is a
+    /// maintenance DAG) and starts it.
+    async fn create(&self, dag: Dag, now: i64) -> Result<Applied>;
+    async fn apply(&self, dag_id: i64, op: DagOp, now: i64) -> Result<Applied>;
+    async fn get(&self, dag_id: i64) -> Result<Option<Dag>>;
+    /// Newest first.
+    async fn list(&self, cluster_id: &str, filter: DagFilter) -> Result<Vec<Dag>>;
+    /// READY sub-tasks, oldest first.
+    async fn ready_tasks(&self, limit: i64) -> Result<Vec<TaskRef>>;
+    /// RUNNING sub-tasks whose lease ended before `now`, or held by `owner`
+    /// (an engine restarted under the same name holds nothing yet).
+    async fn orphaned_tasks(&self, now: i64, owner: &str) -> Result<Vec<TaskRef>>;
+    async fn task_dag(&self, task_id: i64) -> Result<Option<i64>>;
+    async fn node_dag(&self, node_id: i64) -> Result<Option<i64>>;
+    async fn logs(&self, task_id: i64) -> Result<Vec<LogRow>>;
+    /// Events of a DAG with `seq > after`, in order, at most `limit`.
+    async fn events_after(&self, dag_id: i64, after: i64, limit: i64) -> Result<Vec<Event>>;
+}

@@ -1,0 +1,157 @@
+//! Extracting a package's payload into a directory, with the scan's checks:
+//! no entry lands outside the directory (absolute paths, `..`, symlinks that
+//! point out), no device files, and a bound on the bytes written.
+
+use std::fs;
+use std::io::{self, BufRead, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use crate::Error;
+use crate::cpio::{CpioReader, EntryKind, corrupt};
+use crate::payload::decoder;
+use crate::preamble::{Limits, read_preamble};
+use crate::scan::Bounded;
+
+/// Bounds of an extraction.
+#[derive(Debug, Clone, Copy)]
+pub struct UnpackOptions {
+    pub limits: Limits,
+    /// Most decompressed bytes (archive headers included) to process.
+    pub max_unpacked: u64,
+}
+
+impl Default for UnpackOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            max_unpacked: 16 << 30,
+        }
+    }
+}
+
+/// What an extraction wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unpacked {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub bytes: u64,
+}
+
+/// Extracts the package read from `r` under `dest` (created if missing).
+/// Entry `/home/admin/x` lands at `dest/home/admin/x`.
+pub fn unpack_package(
+    mut r: impl BufRead,
+    dest: &Path,
+    opts: &UnpackOptions,
+) -> Result<Unpacked, Error> {
+    let preamble = read_preamble(&mut r, &opts.limits)?;
+    let (_, decoded) = decoder(r)?;
+    let mut counted = Bounded {
+        inner: decoded,
+        read: 0,
+        limit: opts.max_unpacked,
+    };
+    let mut archive = CpioReader::new(&mut counted, preamble.header.files);
+    fs::create_dir_all(dest)?;
+    let mut out = Unpacked::default();
+    let mut buf = vec![0u8; 256 << 10];
+    while let Some(entry) = archive.next_entry()? {
+        // `entry.path` is normalised (absolute, no `.`/`..`), so joining its
+        // components can only go below `dest`.
+        let target = dest.join(entry.path.trim_start_matches('/'));
+        match entry.kind {
+            EntryKind::Special => return Err(Error::SpecialFile(entry.path)),
+            EntryKind::Dir => {
+                fs::create_dir_all(&target)?;
+                set_mode(&target, entry.mode | 0o700)?;
+                out.dirs += 1;
+            }
+            EntryKind::Symlink => {
+                let mut link = String::new();
+                archive.read_to_string(&mut link).map_err(corrupt)?;
+                if !stays_inside(&entry.path, &link) {
+                    return Err(Error::UnsafePath(format!("{} -> {link}", entry.path)));
+                }
+                make_parent(&target)?;
+                let _ = fs::remove_file(&target);
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(&link, &target)?;
+                out.symlinks += 1;
+            }
+            EntryKind::File => {
+                make_parent(&target)?;
+                // Replace rather than write through: an existing symlink at
+                // this path must not redirect the write.
+                let _ = fs::remove_file(&target);
+                let mut file = fs::File::create(&target)?;
+                loop {
+                    let n = archive.read(&mut buf).map_err(corrupt)?;
+                    if n == 0 {
+                        break;
+                    }
+                    file.write_all(&buf[..n])?;
+                    out.bytes += n as u64;
+                }
+                set_mode(&target, entry.mode & 0o7777)?;
+                out.files += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn make_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(p) => fs::create_dir_all(p),
+        None => Ok(()),
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) -> io::Result<()> {
+    Ok(())
+}
+
+/// Whether a symlink at `entry` (normalised absolute path) pointing at
+/// `target` resolves inside the extraction root.
+fn stays_inside(entry: &str, target: &str) -> bool {
+    if target.starts_with('/') {
+        return false;
+    }
+    let mut depth: Vec<&str> = entry.trim_start_matches('/').split('/').collect();
+    depth.pop();
+    let mut resolved = PathBuf::from_iter(depth);
+    for c in Path::new(target).components() {
+        match c {
+            Component::Normal(p) => resolved.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !resolved.pop() {
+                    return false;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_must_stay_inside() {
+        assert!(stays_inside("/home/admin/lib/libx.so", "libx.so.1"));
+        assert!(stays_inside("/home/admin/lib/libx.so", "../bin/x"));
+        assert!(!stays_inside("/home/admin/lib/libx.so", "/etc/passwd"));
+        assert!(!stays_inside("/lib/x", "../../etc/passwd"));
+    }
+}

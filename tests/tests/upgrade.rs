@@ -1,0 +1,550 @@
+//! Upgrades end to end on `obup dev`: packages uploaded to the package
+//! store, planned and run by the orchestrator against the simulated cluster,
+//! watched over gRPC.
+
+use std::path::Path;
+
+use obup_cli::dev::{Dev, DevArgs};
+use obup_proto::pb::orchestrator::v1 as opb;
+use obup_proto::pb::packagestore::v1 as ppb;
+use obup_test_support::{Compression, RpmSpec};
+use opb::upgrade_orchestrator_client::UpgradeOrchestratorClient;
+use ppb::package_store_client::PackageStoreClient;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+const TARGET: &str = "4.3.5.0";
+const TARGET_RELEASE: &str = "100000202024123117.el7";
+const TARGET_BUILD: &str = "4.3.5.0-100000202024123117";
+
+struct App {
+    orchestrator: UpgradeOrchestratorClient<Channel>,
+    store: PackageStoreClient<Channel>,
+    data: tempfile::TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
+    let data = tempfile::tempdir().unwrap();
+    let mut args = DevArgs::for_data_dir(data.path().join("data"));
+    std::fs::create_dir_all(&args.data_dir).unwrap();
+    tweak(&mut args);
+    let dev = Dev::bind(&args).await.unwrap();
+    let url = format!("http://{}", dev.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(dev.serve(async {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(url).unwrap().connect().await.unwrap();
+    App {
+        orchestrator: UpgradeOrchestratorClient::new(channel.clone()),
+        store: PackageStoreClient::new(channel),
+        data,
+        _stop: stop,
+    }
+}
+
+impl App {
+    async fn upload(&mut self, spec: &RpmSpec) -> ppb::Package {
+        let bytes = spec.build();
+        let mut messages = vec![ppb::UploadRequest {
+            kind: Some(ppb::upload_request::Kind::Start(ppb::UploadStart {
+                file_name: spec.file_name(),
+                ..Default::default()
+            })),
+        }];
+        messages.push(ppb::UploadRequest {
+            kind: Some(ppb::upload_request::Kind::Data(ppb::UploadData {
+                offset: 0,
+                data: bytes.into(),
+            })),
+        });
+        self.store
+            .upload(futures::stream::iter(messages))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn upload_target(&mut self) {
+        self.upload(&RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE))
+            .await;
+        self.upload(
+            &RpmSpec::oceanbase_ce_libs(TARGET, TARGET_RELEASE).compression(Compression::Zstd),
+        )
+        .await;
+    }
+
+    fn sim_state(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.data.path().join("data/sim/cluster.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every event of a DAG until the stream ends.
+    async fn watch(&mut self, dag_id: i64, after_seq: i64) -> Vec<opb::DagEvent> {
+        let mut stream = self
+            .orchestrator
+            .watch_dag(opb::WatchDagRequest {
+                dag_id,
+                after_seq,
+                follow: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(e) = stream.message().await.unwrap() {
+            out.push(e);
+        }
+        out
+    }
+
+    async fn dag(&mut self, id: i64) -> opb::Dag {
+        self.orchestrator
+            .get_dag(opb::GetDagRequest { id, details: true })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+}
+
+fn request(mode: opb::Mode) -> opb::UpgradeRequest {
+    opb::UpgradeRequest {
+        version: TARGET.into(),
+        release: TARGET_RELEASE.into(),
+        mode: mode as i32,
+        ..Default::default()
+    }
+}
+
+fn last_dag_state(events: &[opb::DagEvent]) -> Option<String> {
+    events.iter().rev().find_map(|e| match &e.kind {
+        Some(opb::dag_event::Kind::Dag(d)) => Some(d.state.clone()),
+        _ => None,
+    })
+}
+
+/// The build each simulated server's installed `bin/observer -V` reports.
+fn installed_builds(data: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for server in std::fs::read_dir(data.join("sim/servers")).unwrap() {
+        let observer = server
+            .unwrap()
+            .path()
+            .join("home/admin/oceanbase/bin/observer");
+        let run = std::process::Command::new(observer)
+            .arg("-V")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&run.stderr).to_string();
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("BUILD_VERSION: "))
+            .unwrap()
+            .to_owned();
+        out.push(line.replacen('_', "-", 1));
+    }
+    out
+}
+
+fn code(s: &tonic::Status) -> String {
+    obup_kit::status::error_code(s).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn rolling_upgrade_installs_the_target_on_every_server() {
+    let mut app = start(|_| {}).await;
+    app.upload_target().await;
+
+    let plan = app
+        .orchestrator
+        .plan_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plan.current_build_version, "4.2.1.0-100000102023092807");
+    assert_eq!(plan.hops.len(), 1);
+    assert_eq!(plan.hops[0].packages.len(), 2, "oceanbase-ce and its libs");
+    assert_eq!(plan.stages.len(), 30);
+    assert_eq!(
+        plan.dag_name,
+        format!("OB rolling upgrade {TARGET}-{TARGET_RELEASE}")
+    );
+
+    let dag = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(dag.max_stage, 30);
+    let events = app.watch(dag.id, 0).await;
+    assert!(
+        matches!(events[0].kind, Some(opb::dag_event::Kind::Snapshot(_))),
+        "a snapshot first"
+    );
+    for pair in events[1..].windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq + 1, "no gaps, no duplicates");
+    }
+    assert_eq!(events[1].seq, events[0].seq + 1);
+    assert_eq!(last_dag_state(&events).as_deref(), Some("SUCCEED"));
+
+    let done = app.dag(dag.id).await;
+    assert_eq!(done.state, "SUCCEED");
+    assert!(done.finished);
+    assert!(
+        done.nodes.iter().all(|n| n.state == "SUCCEED"),
+        "{:?}",
+        done.nodes
+    );
+    let names: Vec<&str> = done.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names[13], "Stop zone1");
+    assert_eq!(names[29], "Remove upgrade check task dir");
+
+    // The new bits landed: every server's installed observer reports the target.
+    let builds = installed_builds(&app.data.path().join("data"));
+    assert_eq!(builds.len(), 3);
+    assert!(builds.iter().all(|b| b == TARGET_BUILD), "{builds:?}");
+    let state = app.sim_state();
+    for zone in state["zones"].as_array().unwrap() {
+        assert_eq!(zone["active"], true);
+        for server in zone["servers"].as_array().unwrap() {
+            assert_eq!(server["build_version"], TARGET_BUILD);
+        }
+    }
+    // Logs are stored per execution.
+    let reinstall = &done.nodes[14].sub_tasks[0];
+    let logs = app
+        .orchestrator
+        .get_sub_task_logs(opb::GetSubTaskRequest { id: reinstall.id })
+        .await
+        .unwrap()
+        .into_inner()
+        .logs;
+    assert!(
+        logs.iter().any(|l| l.content.contains(TARGET_BUILD)),
+        "{logs:?}"
+    );
+    // The maintenance lock was released: the cluster is free again.
+    let again = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&again), "OB.Upgrade.ToLowerVersion", "{again:?}");
+}
+
+#[tokio::test]
+async fn stop_service_upgrade_has_18_stages() {
+    let mut app = start(|_| {}).await;
+    app.upload_target().await;
+    let dag = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::StopService))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(dag.max_stage, 18);
+    assert_eq!(
+        dag.name,
+        format!("OB stop service upgrade {TARGET}-{TARGET_RELEASE}")
+    );
+    let events = app.watch(dag.id, 0).await;
+    assert_eq!(last_dag_state(&events).as_deref(), Some("SUCCEED"));
+    assert!(
+        installed_builds(&app.data.path().join("data"))
+            .iter()
+            .all(|b| b == TARGET_BUILD)
+    );
+}
+
+#[tokio::test]
+async fn planning_errors_use_obshell_codes() {
+    let mut app = start(|_| {}).await;
+    // Nothing uploaded: the target package is missing.
+    let e = app
+        .orchestrator
+        .plan_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "OB.Package.NotExist");
+    assert!(
+        e.message()
+            .contains("oceanbase-ce-4.3.5.0-100000202024123117.el7.x86_64.rpm"),
+        "{}",
+        e.message()
+    );
+
+    // Only the server package: the libs are listed as missing.
+    app.upload(&RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE))
+        .await;
+    let e = app
+        .orchestrator
+        .plan_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "OB.Package.NotExist");
+    assert!(
+        e.message().contains("oceanbase-ce-libs-4.3.5.0"),
+        "{}",
+        e.message()
+    );
+
+    let mut lower = request(opb::Mode::Rolling);
+    lower.version = "4.2.0.0".into();
+    let e = app.orchestrator.plan_upgrade(lower).await.unwrap_err();
+    assert_eq!(code(&e), "OB.Upgrade.ToLowerVersion");
+
+    let mut bad_release = request(opb::Mode::Rolling);
+    bad_release.release = "100000202024123117".into();
+    assert_eq!(
+        code(
+            &app.orchestrator
+                .plan_upgrade(bad_release)
+                .await
+                .unwrap_err()
+        ),
+        "Package.ReleaseFormat.Invalid"
+    );
+
+    let mut bad_dir = request(opb::Mode::Rolling);
+    bad_dir.upgrade_dir = "/tmp/../etc".into();
+    assert_eq!(
+        code(&app.orchestrator.plan_upgrade(bad_dir).await.unwrap_err()),
+        "Common.InvalidPath"
+    );
+
+    let e = app
+        .orchestrator
+        .plan_upgrade(request(opb::Mode::Unspecified))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "OB.Upgrade.Mode.NotSupported");
+
+    // A target version with no dep YAML.
+    let bare = RpmSpec::oceanbase_ce("4.4.0.0", "1.el7")
+        .without("/home/admin/oceanbase/etc/oceanbase_upgrade_dep.yml");
+    app.upload(&bare).await;
+    let mut no_yaml = request(opb::Mode::Rolling);
+    no_yaml.version = "4.4.0.0".into();
+    no_yaml.release = "1.el7".into();
+    assert_eq!(
+        code(&app.orchestrator.plan_upgrade(no_yaml).await.unwrap_err()),
+        "OB.Upgrade.DepYamlMissing"
+    );
+}
+
+#[tokio::test]
+async fn rolling_needs_three_zones() {
+    let mut app = start(|a| a.sim_zones = 2).await;
+    app.upload_target().await;
+    let e = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "OB.Upgrade.UnableToRollingUpgrade");
+    // Stop-service works with two zones.
+    assert!(
+        app.orchestrator
+            .plan_upgrade(request(opb::Mode::StopService))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_upgrade_holds_the_lock_until_retried() {
+    let mut app = start(|a| {
+        a.sim_fail =
+            vec![obup_upgrade_orchestrator::engine::FailureRule::parse("Start zone2").unwrap()]
+    })
+    .await;
+    app.upload_target().await;
+    let dag = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    let events = app.watch(dag.id, 0).await;
+    assert_eq!(last_dag_state(&events).as_deref(), Some("FAILED"));
+    let failed = app.dag(dag.id).await;
+    assert!(!failed.finished, "a failed upgrade stays unfinished");
+    assert_eq!(failed.nodes[failed.stage as usize - 1].name, "Start zone2");
+    // Zone 2 is down; rolling never takes a second zone down meanwhile.
+    let state = app.sim_state();
+    assert_eq!(state["zones"][1]["active"], false);
+
+    let e = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "OB.Cluster.UnderMaintenanceWithDag");
+    assert!(e.message().contains(&failed.name), "{}", e.message());
+    // A check DAG is not a maintenance DAG: it runs alongside.
+    let check = app
+        .orchestrator
+        .check_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(check.max_stage, 6);
+    assert_eq!(
+        last_dag_state(&app.watch(check.id, 0).await).as_deref(),
+        Some("SUCCEED")
+    );
+
+    // Retry: the injected failure was the first execution only.
+    let rollback = app
+        .orchestrator
+        .operate_dag(opb::OperateDagRequest {
+            id: dag.id,
+            operator: "rollback".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(code(&rollback), "Task.Dag.Operator.RollbackNotAllowed");
+    let seen = events.last().unwrap().seq;
+    app.orchestrator
+        .operate_dag(opb::OperateDagRequest {
+            id: dag.id,
+            operator: "retry".into(),
+        })
+        .await
+        .unwrap();
+    // Resuming the watch where it stopped sees the rest, and nothing twice.
+    let rest = app.watch(dag.id, seen).await;
+    assert_eq!(rest[0].seq, seen + 1);
+    for pair in rest.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq + 1);
+    }
+    assert_eq!(last_dag_state(&rest).as_deref(), Some("SUCCEED"));
+    assert!(
+        installed_builds(&app.data.path().join("data"))
+            .iter()
+            .all(|b| b == TARGET_BUILD)
+    );
+}
+
+#[tokio::test]
+async fn rollback_and_pass_and_cancel() {
+    // Fail the download: everything before it can be rolled back.
+    let mut app = start(|a| {
+        a.sim_fail = vec![
+            obup_upgrade_orchestrator::engine::FailureRule::parse(
+                "Download all required packages@1",
+            )
+            .unwrap(),
+        ];
+    })
+    .await;
+    app.upload_target().await;
+    let dag = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        last_dag_state(&app.watch(dag.id, 0).await).as_deref(),
+        Some("FAILED")
+    );
+    app.orchestrator
+        .operate_dag(opb::OperateDagRequest {
+            id: dag.id,
+            operator: "ROLLBACK".into(),
+        })
+        .await
+        .unwrap();
+    let events = app.watch(dag.id, 0).await;
+    assert_eq!(last_dag_state(&events).as_deref(), Some("SUCCEED"));
+    let rolled = app.dag(dag.id).await;
+    assert_eq!(
+        (rolled.operator.as_str(), rolled.finished),
+        ("ROLLBACK", true)
+    );
+    // The rollback released the lock; the cluster still runs the old build.
+    assert!(
+        installed_builds(&app.data.path().join("data"))
+            .iter()
+            .all(|b| b.starts_with("4.2.1.0"))
+    );
+
+    // PASS on a failed check DAG's download: the DAG succeeds without it.
+    let check = app
+        .orchestrator
+        .check_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        last_dag_state(&app.watch(check.id, 0).await).as_deref(),
+        Some("SUCCEED"),
+        "only the first download fails"
+    );
+
+    let unknown = app
+        .orchestrator
+        .operate_dag(opb::OperateDagRequest {
+            id: check.id,
+            operator: "explode".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(code(&unknown), "Task.Dag.Operator.NotSupport");
+    let finished = app
+        .orchestrator
+        .operate_dag(opb::OperateDagRequest {
+            id: check.id,
+            operator: "cancel".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(code(&finished), "Task.Dag.Operator.CancelFinishedDag");
+    let missing = app
+        .orchestrator
+        .get_dag(opb::GetDagRequest {
+            id: 9999,
+            details: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(code(&missing), "Task.NotFound");
+}
+
+#[tokio::test]
+async fn pass_skips_a_failed_passable_stage() {
+    let mut app = start(|a| {
+        a.sim_fail = vec![
+            obup_upgrade_orchestrator::engine::FailureRule::parse("Remove upgrade check task dir")
+                .unwrap(),
+        ];
+    })
+    .await;
+    app.upload_target().await;
+    let check = app
+        .orchestrator
+        .check_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        last_dag_state(&app.watch(check.id, 0).await).as_deref(),
+        Some("FAILED")
+    );
+    let dag = app
+        .orchestrator
+        .operate_dag(opb::OperateDagRequest {
+            id: check.id,
+            operator: "pass".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (dag.state.as_str(), dag.operator.as_str()),
+        ("SUCCEED", "PASS")
+    );
+}
