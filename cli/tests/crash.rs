@@ -1,0 +1,181 @@
+//! Crash safety with a real process: `obup dev` is killed with SIGKILL in
+//! the middle of an upgrade and started again on the same data dir. The DAG
+//! completes; sub-tasks that had finished are not run again; the ones that
+//! were running resume.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use obup_proto::pb::orchestrator::v1 as opb;
+use obup_test_support::{Compression, RpmSpec};
+use opb::upgrade_orchestrator_client::UpgradeOrchestratorClient;
+
+const OBUP: &str = env!("CARGO_BIN_EXE_obup");
+
+struct Dev {
+    child: Child,
+    url: String,
+    _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Dev {
+    fn start(data: &Path) -> Self {
+        let mut child = Command::new(OBUP)
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--sim-step-ms",
+                "40",
+                "--data-dir",
+            ])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines.next().unwrap().unwrap();
+        let url = ready
+            .strip_prefix("obup dev listening on ")
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap()
+            .to_owned();
+        Self {
+            child,
+            url,
+            _stdout: lines,
+        }
+    }
+
+    fn kill(mut self) {
+        // SIGKILL: no shutdown path runs.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn client(url: &str) -> UpgradeOrchestratorClient<tonic::transport::Channel> {
+    UpgradeOrchestratorClient::connect(url.to_owned())
+        .await
+        .unwrap()
+}
+
+async fn dag(url: &str, id: i64) -> opb::Dag {
+    client(url)
+        .await
+        .get_dag(opb::GetDagRequest { id, details: true })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let ce = files.join("ce.rpm");
+    let libs = files.join("libs.rpm");
+    std::fs::write(
+        &ce,
+        RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7").build(),
+    )
+    .unwrap();
+    std::fs::write(
+        &libs,
+        RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7")
+            .compression(Compression::Zstd)
+            .build(),
+    )
+    .unwrap();
+
+    let dev = Dev::start(&data);
+    let up = Command::new(OBUP)
+        .args(["upload", "--server", &dev.url])
+        .args([&ce, &libs])
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let started = client(&dev.url)
+        .await
+        .start_upgrade(opb::UpgradeRequest {
+            version: "4.3.5.0".into(),
+            release: "100000202024123117.el7".into(),
+            mode: opb::Mode::Rolling as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Let it get well into the per-zone stages, then kill it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let before = loop {
+        let d = dag(&dev.url, started.id).await;
+        if d.stage >= 15 {
+            break d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the DAG did not progress: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    dev.kill();
+    assert_ne!(before.state, "SUCCEED");
+
+    let dev = Dev::start(&data);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let after = loop {
+        let d = dag(&dev.url, started.id).await;
+        if d.state == "SUCCEED" || d.state == "FAILED" {
+            break d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the DAG did not finish after restart: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(after.state, "SUCCEED", "{after:?}");
+
+    // Nothing that had finished ran again; at most what was in flight ran
+    // once more (resumed).
+    let tasks = |d: &opb::Dag| -> Vec<opb::SubTask> {
+        d.nodes.iter().flat_map(|n| n.sub_tasks.clone()).collect()
+    };
+    let after_tasks = tasks(&after);
+    for t in tasks(&before) {
+        let now = after_tasks.iter().find(|a| a.id == t.id).unwrap();
+        match t.state.as_str() {
+            "SUCCEED" => assert_eq!(now.execute_times, t.execute_times, "{} ran again", t.name),
+            "RUNNING" => assert!(now.execute_times <= t.execute_times + 1, "{}", t.name),
+            _ => {}
+        }
+    }
+    // And the upgrade really happened.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("sim/cluster.json")).unwrap())
+            .unwrap();
+    for zone in state["zones"].as_array().unwrap() {
+        assert_eq!(zone["active"], true);
+        for s in zone["servers"].as_array().unwrap() {
+            assert_eq!(s["build_version"], "4.3.5.0-100000202024123117");
+        }
+    }
+}
