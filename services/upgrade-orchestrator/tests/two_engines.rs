@@ -1,0 +1,179 @@
+//! Two engines on one PostgreSQL: they share the work without running any
+//! sub-task twice, and when one dies mid-DAG the other finishes it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use obup_package_store::PackageStore;
+use obup_proto::pb::packagestore::v1 as ppb;
+use obup_test_support::{Compression, RpmSpec, TestDb};
+use obup_upgrade_orchestrator::cluster::{Cluster, SimCluster, SimConfig};
+use obup_upgrade_orchestrator::domain::state::State;
+use obup_upgrade_orchestrator::domain::template::Mode;
+use obup_upgrade_orchestrator::engine::EngineConfig;
+use obup_upgrade_orchestrator::packages::{GrpcPackages, PackageSource};
+use obup_upgrade_orchestrator::plan::UpgradeRequest;
+use obup_upgrade_orchestrator::startup;
+use obup_upgrade_orchestrator::storage::{DagRepository, SqlDagRepository};
+use tokio::sync::watch;
+
+/// A package store on a free port, with the target packages uploaded.
+async fn package_store(dir: &std::path::Path) -> String {
+    let config = obup_package_store::Config::embedded(dir).unwrap();
+    let store = PackageStore::open(&config).await.unwrap();
+    let router = obup_kit::grpc::router(obup_package_store::startup::routes(store), &[], &[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(obup_kit::grpc::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    let mut client = ppb::package_store_client::PackageStoreClient::connect(url.clone())
+        .await
+        .unwrap();
+    for spec in [
+        RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7"),
+        RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7")
+            .compression(Compression::Zstd),
+    ] {
+        let messages = vec![
+            ppb::UploadRequest {
+                kind: Some(ppb::upload_request::Kind::Start(ppb::UploadStart::default())),
+            },
+            ppb::UploadRequest {
+                kind: Some(ppb::upload_request::Kind::Data(ppb::UploadData {
+                    offset: 0,
+                    data: spec.build().into(),
+                })),
+            },
+        ];
+        client
+            .upload(futures::stream::iter(messages))
+            .await
+            .unwrap();
+    }
+    url
+}
+
+#[tokio::test]
+async fn the_survivor_finishes_the_dag_of_a_dead_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create()
+        .await
+        .expect("PostgreSQL must be running (see README)");
+    let store_url = package_store(&dir.path().join("store")).await;
+    let packages: Arc<dyn PackageSource> = Arc::new(GrpcPackages::lazy(&store_url).unwrap());
+    let sim = SimConfig {
+        step: Duration::from_millis(30),
+        ..SimConfig::default()
+    };
+    let cluster: Arc<dyn Cluster> =
+        Arc::new(SimCluster::open(&dir.path().join("sim"), &sim).unwrap());
+    let engine = |owner: &str| EngineConfig {
+        owner: owner.into(),
+        lease: Duration::from_millis(600),
+        state_dir: dir.path().join("state"),
+        ..EngineConfig::default()
+    };
+    let repo_a: Arc<dyn DagRepository> =
+        Arc::new(SqlDagRepository::connect(&db.url).await.unwrap());
+    let repo_b: Arc<dyn DagRepository> =
+        Arc::new(SqlDagRepository::connect(&db.url).await.unwrap());
+    let (stop_a, stopped_a) = watch::channel(false);
+    let (_stop_b, stopped_b) = watch::channel(false);
+    let a = startup::start(
+        repo_a,
+        cluster.clone(),
+        packages.clone(),
+        engine("engine-a"),
+        stopped_a,
+    )
+    .await
+    .unwrap();
+    let b = startup::start(
+        repo_b.clone(),
+        cluster.clone(),
+        packages.clone(),
+        engine("engine-b"),
+        stopped_b,
+    )
+    .await
+    .unwrap();
+
+    let request = UpgradeRequest {
+        version: "4.3.5.0".into(),
+        release: "100000202024123117.el7".into(),
+        mode: Some(Mode::Rolling),
+        upgrade_dir: String::new(),
+        freeze_server: false,
+        package_ids: vec![],
+    };
+    let dag = a.orchestrator.start(&request).await.unwrap();
+
+    // Both engines work; kill engine A once the DAG is in the per-zone
+    // stages, whose tasks can resume. (Killed during the pre script, which
+    // cannot continue, the DAG fails as obshell's does.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = repo_b.get(dag.id).await.unwrap().unwrap();
+        if d.stage >= 15 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no progress: stage {}",
+            d.stage
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop_a.send(true).unwrap();
+    a.engine.await.unwrap();
+    let at_death = repo_b.get(dag.id).await.unwrap().unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let d = repo_b.get(dag.id).await.unwrap().unwrap();
+        if d.state.is_done() {
+            break d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "engine B did not finish: stage {}",
+            d.stage
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        done.state,
+        State::Succeed,
+        "{:?}",
+        done.nodes[done.stage as usize - 1]
+    );
+    let tasks = |d: &obup_upgrade_orchestrator::domain::dag::Dag| {
+        d.nodes
+            .iter()
+            .flat_map(|n| n.tasks.clone())
+            .collect::<Vec<_>>()
+    };
+    let final_tasks = tasks(&done);
+    for t in tasks(&at_death) {
+        let now = final_tasks.iter().find(|x| x.id == t.id).unwrap();
+        if t.state == State::Succeed {
+            assert_eq!(now.execute_times, t.execute_times, "{} ran again", t.name);
+        }
+    }
+    assert!(
+        final_tasks
+            .iter()
+            .all(|t| t.state == State::Succeed && t.execute_times >= 1)
+    );
+    let topology = cluster.topology().await.unwrap();
+    assert!(
+        topology
+            .servers
+            .iter()
+            .all(|s| s.build_version == "4.3.5.0-100000202024123117")
+    );
+    drop(b);
+}
