@@ -1,0 +1,266 @@
+//! Engine speed and watch latency.
+//!
+//! 1. Wall time of a 30-stage CE rolling upgrade DAG on the simulated
+//!    cluster with zero-delay steps (real downloads, unpacking and installs,
+//!    SQLite), median of `OBUP_BENCH_REPS` (default 5) runs. obshell's
+//!    scheduler ticks once a second per stage, so its floor for the same DAG
+//!    is 30 s; the ratio is against that floor. Target: <= 1 s.
+//! 2. Delay from a state change's commit to its delivery with
+//!    `OBUP_BENCH_WATCHERS` (default 1000) concurrent WatchDag subscribers
+//!    over gRPC, p50 and p99 over every delivered event. Target: p99 <= 50 ms.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use obup_package_store::PackageStore;
+use obup_proto::pb::orchestrator::v1 as opb;
+use obup_proto::pb::packagestore::v1 as ppb;
+use obup_test_support::{Compression, RpmSpec};
+use obup_upgrade_orchestrator::cluster::{Cluster, SimCluster, SimConfig};
+use obup_upgrade_orchestrator::domain::template::Mode;
+use obup_upgrade_orchestrator::engine::{EngineConfig, FailureRule};
+use obup_upgrade_orchestrator::packages::{GrpcPackages, PackageSource};
+use obup_upgrade_orchestrator::plan::UpgradeRequest;
+use obup_upgrade_orchestrator::startup;
+use obup_upgrade_orchestrator::storage::{DagRepository, SqlDagRepository};
+use tokio::sync::watch;
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let reps: usize = env_or("OBUP_BENCH_REPS", 5);
+    let watchers: usize = env_or("OBUP_BENCH_WATCHERS", 1000);
+    let dir = tempfile::tempdir()?;
+    let store_url = package_store(&dir.path().join("store")).await?;
+
+    let mut walls = Vec::new();
+    for rep in 0..reps {
+        let env = Env::new(&dir.path().join(format!("rep{rep}")), &store_url, vec![]).await?;
+        let started = Instant::now();
+        let dag = env.orchestrator.start(&request()).await?;
+        env.wait_done(dag.id).await?;
+        let wall = started.elapsed().as_secs_f64();
+        eprintln!("  rep {rep}: 30-stage DAG in {wall:.3}s");
+        walls.push(wall);
+    }
+    walls.sort_by(f64::total_cmp);
+    let wall = walls[walls.len() / 2];
+
+    // The watched DAG fails at its first stage and waits there until every
+    // watcher has its snapshot; a RETRY then runs it to the end.
+    let hold = FailureRule::parse("Check the python environment@1").expect("a valid rule");
+    let env = Env::new(&dir.path().join("watch"), &store_url, vec![hold]).await?;
+    let latencies = watch_latency(&env, watchers).await?;
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
+
+    println!(
+        "\n{:<52} {:>14} {:>22} {:>8} {:>10}",
+        "figure", "value", "baseline", "ratio", "target"
+    );
+    println!(
+        "{:<52} {:>13.3}s {:>22} {:>8.3} {:>10} {}",
+        "30-stage CE rolling DAG, zero-delay steps (median)",
+        wall,
+        "30 s (obshell's tick)",
+        wall / 30.0,
+        "<= 1 s",
+        if wall <= 1.0 { "ok" } else { "MISSED" }
+    );
+    for (name, p) in [("p50", 0.5), ("p99", 0.99)] {
+        let v = pct(p);
+        println!(
+            "{:<52} {:>12}ms {:>22} {:>8} {:>10} {}",
+            format!("WatchDag delivery delay {name}, {watchers} watchers"),
+            v,
+            format!("{} events", latencies.len()),
+            "-",
+            if name == "p99" { "<= 50 ms" } else { "-" },
+            if name == "p50" || v <= 50 {
+                "ok"
+            } else {
+                "MISSED"
+            }
+        );
+    }
+    Ok(())
+}
+
+fn request() -> UpgradeRequest {
+    UpgradeRequest {
+        version: "4.3.5.0".into(),
+        release: "100000202024123117.el7".into(),
+        mode: Some(Mode::Rolling),
+        upgrade_dir: String::new(),
+        freeze_server: false,
+        package_ids: vec![],
+    }
+}
+
+/// A fresh orchestrator (SQLite, simulated cluster with zero-delay steps).
+struct Env {
+    orchestrator: obup_upgrade_orchestrator::Orchestrator,
+    repo: Arc<dyn DagRepository>,
+    _stop: watch::Sender<bool>,
+}
+
+impl Env {
+    async fn new(
+        dir: &std::path::Path,
+        store_url: &str,
+        failures: Vec<FailureRule>,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let packages: Arc<dyn PackageSource> = Arc::new(GrpcPackages::lazy(store_url)?);
+        let sim = SimConfig {
+            step: Duration::ZERO,
+            ..SimConfig::default()
+        };
+        let cluster: Arc<dyn Cluster> = Arc::new(SimCluster::open(&dir.join("sim"), &sim)?);
+        let url = format!("sqlite://{}?mode=rwc", dir.join("dags.db").display());
+        let repo: Arc<dyn DagRepository> = Arc::new(SqlDagRepository::connect(&url).await?);
+        let (stop, stopped) = watch::channel(false);
+        let engine = EngineConfig {
+            owner: "bench".into(),
+            state_dir: dir.join("state"),
+            failures,
+            ..EngineConfig::default()
+        };
+        let running = startup::start(repo.clone(), cluster, packages, engine, stopped).await?;
+        Ok(Self {
+            orchestrator: running.orchestrator,
+            repo,
+            _stop: stop,
+        })
+    }
+
+    async fn wait_done(&self, id: i64) -> anyhow::Result<()> {
+        let mut rx = self.orchestrator.watch(id, 0, false).await?;
+        while rx.recv().await.is_some() {}
+        let dag = self.repo.get(id).await?.expect("the DAG exists");
+        anyhow::ensure!(
+            dag.state.as_str() == "SUCCEED",
+            "the DAG ended {}",
+            dag.state
+        );
+        Ok(())
+    }
+}
+
+/// Commit-to-delivery delays (ms) of every event seen by `n` gRPC watchers.
+async fn watch_latency(env: &Env, n: usize) -> anyhow::Result<Vec<i64>> {
+    let router = obup_kit::grpc::router(
+        tonic::service::Routes::new(obup_upgrade_orchestrator::grpc::server(
+            env.orchestrator.clone(),
+        )),
+        &[],
+        &[],
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(obup_kit::grpc::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+
+    let dag = env.orchestrator.start(&request()).await?;
+    env.wait_done(dag.id)
+        .await
+        .expect_err("the held DAG fails first");
+    let mut clients = Vec::new();
+    for _ in 0..n.div_ceil(100) {
+        let channel = tonic::transport::Channel::from_shared(url.clone())?
+            .connect()
+            .await?;
+        clients.push(opb::upgrade_orchestrator_client::UpgradeOrchestratorClient::new(channel));
+    }
+    let ready = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let mut client = clients[i % clients.len()].clone();
+        let ready = ready.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut stream = client
+                .watch_dag(opb::WatchDagRequest {
+                    dag_id: dag.id,
+                    after_seq: 0,
+                    follow: true,
+                })
+                .await?
+                .into_inner();
+            let mut delays = Vec::new();
+            while let Some(e) = stream.message().await? {
+                match &e.kind {
+                    Some(opb::dag_event::Kind::Snapshot(_)) => {
+                        ready.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Some(opb::dag_event::Kind::Dag(d)) if d.state == "SUCCEED" => break,
+                    _ => delays.push(now_ms() - e.at_ms),
+                }
+            }
+            anyhow::Ok(delays)
+        }));
+    }
+    while ready.load(std::sync::atomic::Ordering::SeqCst) < n {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    env.orchestrator.operate(dag.id, "retry").await?;
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    anyhow::ensure!(!all.is_empty(), "no events were delivered");
+    all.sort_unstable();
+    Ok(all)
+}
+
+/// A package store on a free port with the target packages uploaded.
+async fn package_store(dir: &std::path::Path) -> anyhow::Result<String> {
+    let config = obup_package_store::Config::embedded(dir)?;
+    let store = PackageStore::open(&config).await?;
+    let router = obup_kit::grpc::router(obup_package_store::startup::routes(store), &[], &[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(obup_kit::grpc::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    let mut client = ppb::package_store_client::PackageStoreClient::connect(url.clone()).await?;
+    for spec in [
+        RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7"),
+        RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7")
+            .compression(Compression::Zstd),
+    ] {
+        let messages = vec![
+            ppb::UploadRequest {
+                kind: Some(ppb::upload_request::Kind::Start(ppb::UploadStart::default())),
+            },
+            ppb::UploadRequest {
+                kind: Some(ppb::upload_request::Kind::Data(ppb::UploadData {
+                    offset: 0,
+                    data: spec.build().into(),
+                })),
+            },
+        ];
+        client.upload(futures::stream::iter(messages)).await?;
+    }
+    Ok(url)
+}
