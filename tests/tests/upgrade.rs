@@ -548,3 +548,195 @@ async fn pass_skips_a_failed_passable_stage() {
         ("SUCCEED", "PASS")
     );
 }
+
+#[tokio::test]
+async fn several_hops_repeat_the_block_and_pass_through_the_barrier() {
+    let mut app = start(|_| {}).await;
+    let dep = "/home/admin/oceanbase/etc/oceanbase_upgrade_dep.yml";
+    let yaml = "- version: 4.2.1.0\n  can_be_upgraded_to: [4.2.1.1]\n\
+                - version: 4.2.1.1\n  can_be_upgraded_to: [4.3.5.0]\n  require_from_binary: true\n\
+                - version: 4.3.5.0\n  can_be_upgraded_to: []\n";
+    app.upload(
+        &RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE)
+            .without(dep)
+            .file(dep, yaml.as_bytes().to_vec()),
+    )
+    .await;
+    app.upload(&RpmSpec::oceanbase_ce_libs(TARGET, TARGET_RELEASE))
+        .await;
+    // The barrier is a version-only hop: any build of 4.2.1.1 for el7.
+    app.upload(&RpmSpec::oceanbase_ce("4.2.1.1", "100000052023110916.el7"))
+        .await;
+    app.upload(&RpmSpec::oceanbase_ce_libs(
+        "4.2.1.1",
+        "100000052023110916.el7",
+    ))
+    .await;
+
+    let plan = app
+        .orchestrator
+        .plan_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    let hops: Vec<(&str, &str)> = plan
+        .hops
+        .iter()
+        .map(|h| (h.version.as_str(), h.build.as_str()))
+        .collect();
+    assert_eq!(hops, [("4.2.1.1", ""), ("4.3.5.0", "100000202024123117")]);
+    assert!(plan.hops[0].require_from_binary);
+    assert_eq!(plan.stages.len(), 9 + 2 * 20 + 1);
+
+    let dag = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    let events = app.watch(dag.id, 0).await;
+    assert_eq!(last_dag_state(&events).as_deref(), Some("SUCCEED"));
+    // Each hop's reinstall reported the hop's build.
+    let done = app.dag(dag.id).await;
+    let reinstalls: Vec<&opb::Node> = done
+        .nodes
+        .iter()
+        .filter(|n| n.name == "Reinstall and restart observer")
+        .collect();
+    assert_eq!(reinstalls.len(), 6);
+    let first_hop_logs = app
+        .orchestrator
+        .get_sub_task_logs(opb::GetSubTaskRequest {
+            id: reinstalls[0].sub_tasks[0].id,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .logs;
+    assert!(
+        first_hop_logs
+            .iter()
+            .any(|l| l.content.contains("runs 4.2.1.1-100000052023110916")),
+        "{first_hop_logs:?}"
+    );
+    assert!(
+        installed_builds(&app.data.path().join("data"))
+            .iter()
+            .all(|b| b == TARGET_BUILD)
+    );
+}
+
+#[tokio::test]
+async fn business_edition_rolling_is_26_stages() {
+    let mut app = start(|a| a.sim_edition = "business".into()).await;
+    let home = obup_test_support::OB_HOME;
+    let spec = RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE);
+    let mut business = RpmSpec::new("oceanbase", TARGET, TARGET_RELEASE);
+    business.files = spec
+        .files
+        .into_iter()
+        .filter(|f| !f.path.ends_with("bin/obshell"))
+        .collect();
+    assert!(
+        business
+            .files
+            .iter()
+            .any(|f| f.path == format!("{home}/bin/observer"))
+    );
+    app.upload(&business).await;
+    let dag = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(dag.max_stage, 26);
+    assert_eq!(
+        last_dag_state(&app.watch(dag.id, 0).await).as_deref(),
+        Some("SUCCEED")
+    );
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_upgrade_and_pass_node_continues_one() {
+    let mut app = start(|a| a.sim_step_ms = 50).await;
+    app.upload_target().await;
+    let dag = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    // Cancel while the prelude runs (its stages can be cancelled).
+    let mut stream = app
+        .orchestrator
+        .watch_dag(opb::WatchDagRequest {
+            dag_id: dag.id,
+            after_seq: 0,
+            follow: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while let Some(e) = stream.message().await.unwrap() {
+        if matches!(&e.kind, Some(opb::dag_event::Kind::SubTask(t)) if t.state == "RUNNING" && t.name == "Download all required packages")
+        {
+            break;
+        }
+    }
+    let cancelled = app
+        .orchestrator
+        .operate_dag(opb::OperateDagRequest {
+            id: dag.id,
+            operator: "CANCEL".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (cancelled.state.as_str(), cancelled.operator.as_str()),
+        ("FAILED", "CANCEL")
+    );
+    let rest: Vec<opb::DagEvent> = {
+        let mut out = Vec::new();
+        while let Some(e) = stream.message().await.unwrap() {
+            out.push(e);
+        }
+        out
+    };
+    assert_eq!(last_dag_state(&rest).as_deref(), Some("FAILED"));
+    let d = app.dag(dag.id).await;
+    let node = &d.nodes[d.stage as usize - 1];
+    assert_eq!(node.name, "Download all required packages");
+    assert!(
+        node.sub_tasks.iter().all(|t| t.state == "FAILED"),
+        "{node:?}"
+    );
+
+    // The cancelled node can be passed; the DAG carries on and succeeds.
+    app.orchestrator
+        .pass_node(opb::PassNodeRequest { node_id: node.id })
+        .await
+        .unwrap();
+    // Passing skipped the download, so the check fails: the DAG fails there.
+    let after = app.watch(dag.id, 0).await;
+    assert_eq!(last_dag_state(&after).as_deref(), Some("FAILED"));
+    let d = app.dag(dag.id).await;
+    assert_eq!(
+        d.nodes[d.stage as usize - 1].name,
+        "Check all required packages"
+    );
+    let logs = app
+        .orchestrator
+        .get_sub_task_logs(opb::GetSubTaskRequest {
+            id: d.nodes[d.stage as usize - 1].sub_tasks[0].id,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .logs;
+    assert!(
+        logs.iter().any(|l| l.content.contains("cannot open")),
+        "{logs:?}"
+    );
+}

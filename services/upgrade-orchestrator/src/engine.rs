@@ -25,6 +25,10 @@ use crate::storage::{Applied, DagOp, DagRepository, EventBody, Outcome};
 use crate::tasks::{self, DagParams, NodeParams, TaskContext, TaskLog};
 use crate::{Error, Result};
 
+/// How soon a claim that was skipped (its DAG busy in another transaction)
+/// is tried again.
+const CLAIM_RETRY: Duration = Duration::from_millis(20);
+
 /// Fail the N-th execution of every sub-task with this name (counted over
 /// the process), for tests of RETRY, ROLLBACK, PASS and CANCEL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,11 +189,19 @@ impl Engine {
             }
             let reap_every = engine.inner.config.lease / 2;
             loop {
-                if let Err(e) = engine.dispatch().await {
-                    tracing::warn!(error = %e, "dispatch failed");
-                }
+                // A claim skipped because another transaction held its DAG
+                // (PostgreSQL) is retried shortly rather than at the next
+                // wake-up, which may never come for it.
+                let retry_soon = match engine.dispatch().await {
+                    Ok(skipped) => skipped,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dispatch failed");
+                        true
+                    }
+                };
                 tokio::select! {
                     () = engine.inner.wake.notified() => {}
+                    () = tokio::time::sleep(CLAIM_RETRY), if retry_soon => {}
                     () = tokio::time::sleep(reap_every) => {
                         // Only for engines that died: progress never waits on this.
                         if let Err(e) = engine.recover(false).await {
@@ -243,7 +255,9 @@ impl Engine {
     }
 
     /// Claims READY sub-tasks and starts them.
-    async fn dispatch(&self) -> Result<()> {
+    /// Returns whether a claim was skipped (to be retried soon).
+    async fn dispatch(&self) -> Result<bool> {
+        let mut skipped = false;
         loop {
             let free = self.inner.config.concurrency
                 - self
@@ -254,7 +268,7 @@ impl Engine {
                     .len()
                     .min(self.inner.config.concurrency);
             if free == 0 {
-                return Ok(());
+                return Ok(skipped);
             }
             let ready = self.inner.repo.ready_tasks(free as i64).await?;
             let mut started = 0;
@@ -276,10 +290,15 @@ impl Engine {
                 {
                     self.start(&applied.dag, t.task_id)?;
                     started += 1;
+                } else {
+                    skipped |= applied
+                        .dag
+                        .task(t.task_id)
+                        .is_some_and(|task| task.state == State::Ready);
                 }
             }
             if started == 0 {
-                return Ok(());
+                return Ok(skipped);
             }
         }
     }

@@ -1,12 +1,12 @@
 //! Two engines on one PostgreSQL: they share the work without running any
 //! sub-task twice, and when one dies mid-DAG the other finishes it.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use obup_package_store::PackageStore;
-use obup_proto::pb::packagestore::v1 as ppb;
-use obup_test_support::{Compression, RpmSpec, TestDb};
+use obup_test_support::TestDb;
 use obup_upgrade_orchestrator::cluster::{Cluster, SimCluster, SimConfig};
 use obup_upgrade_orchestrator::domain::state::State;
 use obup_upgrade_orchestrator::domain::template::Mode;
@@ -17,52 +17,13 @@ use obup_upgrade_orchestrator::startup;
 use obup_upgrade_orchestrator::storage::{DagRepository, SqlDagRepository};
 use tokio::sync::watch;
 
-/// A package store on a free port, with the target packages uploaded.
-async fn package_store(dir: &std::path::Path) -> String {
-    let config = obup_package_store::Config::embedded(dir).unwrap();
-    let store = PackageStore::open(&config).await.unwrap();
-    let router = obup_kit::grpc::router(obup_package_store::startup::routes(store), &[], &[]).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(obup_kit::grpc::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    let mut client = ppb::package_store_client::PackageStoreClient::connect(url.clone())
-        .await
-        .unwrap();
-    for spec in [
-        RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7"),
-        RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7")
-            .compression(Compression::Zstd),
-    ] {
-        let messages = vec![
-            ppb::UploadRequest {
-                kind: Some(ppb::upload_request::Kind::Start(ppb::UploadStart::default())),
-            },
-            ppb::UploadRequest {
-                kind: Some(ppb::upload_request::Kind::Data(ppb::UploadData {
-                    offset: 0,
-                    data: spec.build().into(),
-                })),
-            },
-        ];
-        client
-            .upload(futures::stream::iter(messages))
-            .await
-            .unwrap();
-    }
-    url
-}
-
 #[tokio::test]
 async fn the_survivor_finishes_the_dag_of_a_dead_engine() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::create()
         .await
         .expect("PostgreSQL must be running (see README)");
-    let store_url = package_store(&dir.path().join("store")).await;
+    let store_url = common::package_store(&dir.path().join("store")).await;
     let packages: Arc<dyn PackageSource> = Arc::new(GrpcPackages::lazy(&store_url).unwrap());
     let sim = SimConfig {
         step: Duration::from_millis(30),

@@ -159,14 +159,35 @@ impl DagRepository for SqlDagRepository {
 
     async fn apply(&self, dag_id: i64, op: DagOp, now: i64) -> Result<Applied> {
         let (mut tx, _guard) = self.begin().await?;
-        // Take the DAG's row lock first: every change of one DAG is
-        // serialized, and its events are numbered in commit order.
-        let locked = sqlx::query("UPDATE dag SET last_seq = last_seq WHERE id = $1")
-            .bind(dag_id)
-            .execute(&mut *tx)
-            .await?;
-        if locked.rows_affected() == 0 {
-            return Err(Error::DagNotFound(dag_id));
+        // A claim on PostgreSQL skips a DAG another engine is changing right
+        // now (FOR UPDATE SKIP LOCKED): that engine is alive and will run the
+        // task itself, so waiting for its lock would only slow both down.
+        if self.backend == Backend::Postgres && matches!(op, DagOp::Claim { .. }) {
+            let free: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM dag WHERE id = $1 FOR UPDATE SKIP LOCKED")
+                    .bind(dag_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if free.is_none() {
+                let dag = load(&mut tx, dag_id)
+                    .await?
+                    .ok_or(Error::DagNotFound(dag_id))?;
+                return Ok(Applied {
+                    dag,
+                    outcome: Outcome::Skipped,
+                    events: Vec::new(),
+                });
+            }
+        } else {
+            // Every other change takes the DAG's row lock first: changes of
+            // one DAG are serialized, and its events numbered in commit order.
+            let locked = sqlx::query("UPDATE dag SET last_seq = last_seq WHERE id = $1")
+                .bind(dag_id)
+                .execute(&mut *tx)
+                .await?;
+            if locked.rows_affected() == 0 {
+                return Err(Error::DagNotFound(dag_id));
+            }
         }
         let mut dag = load(&mut tx, dag_id)
             .await?
