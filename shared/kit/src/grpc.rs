@@ -28,10 +28,14 @@ pub async fn router(
             .set_service_status(*name, ServingStatus::Serving)
             .await;
     }
+    // google.rpc types too, so that tools can decode the ErrorInfo detail
+    // carried by every error.
     let mut v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
     let mut v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
     for d in descriptors {
         v1 = v1.register_encoded_file_descriptor_set(d);
         v1alpha = v1alpha.register_encoded_file_descriptor_set(d);
