@@ -47,6 +47,10 @@ pub struct DevArgs {
     /// this name, e.g. `--sim-fail "Start zone2@1"`. Repeatable.
     #[arg(long = "sim-fail", value_name = "TASK_NAME[@N]", value_parser = parse_failure)]
     pub sim_fail: Vec<FailureRule>,
+    /// Also store generated packages for upgrading the simulated cluster to
+    /// 4.3.5.0, so that an upgrade can be started at once.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 fn parse_failure(s: &str) -> Result<FailureRule, String> {
@@ -67,6 +71,7 @@ impl DevArgs {
             sim_arch: "x86_64".into(),
             sim_step_ms: 0,
             sim_fail: Vec::new(),
+            demo: false,
         }
     }
 
@@ -104,6 +109,11 @@ impl Dev {
         let store = PackageStore::open(&config)
             .await
             .context("opening the package store")?;
+        if args.demo {
+            for name in crate::demo::seed(&store, &args.sim_edition, &args.sim_arch).await? {
+                tracing::info!("demo package {name}");
+            }
+        }
         let listener = TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -176,17 +186,46 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let addr = dev.local_addr();
     // Tests and scripts wait for the first line. A closed stdout must not
     // take the server down, so write errors are ignored.
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "obup dev listening on http://{addr} (data in {})",
-        args.data_dir.display()
-    );
-    let _ = writeln!(
-        out,
-        "  upload a package:  obup upload --server http://{addr} FILE.rpm"
-    );
-    let _ = out.flush();
-    drop(out);
+    let _ = writeln!(std::io::stdout().lock(), "{}", quickstart(addr, &args));
     dev.serve(obup_kit::shutdown::signal()).await
+}
+
+/// What `obup dev` prints when it is ready.
+fn quickstart(addr: SocketAddr, args: &DevArgs) -> String {
+    let server = if addr.to_string() == "127.0.0.1:2886" {
+        String::new()
+    } else {
+        format!(" --server http://{addr}")
+    };
+    let upload = if args.demo {
+        format!(
+            "  # demo packages for {} {} are stored; see them with\n  obup packages{server}",
+            crate::demo::VERSION,
+            crate::demo::RELEASE
+        )
+    } else {
+        format!("  obup upload{server} oceanbase-ce-*.rpm oceanbase-ce-libs-*.rpm")
+    };
+    let target = format!(
+        "--version {} --release {}",
+        crate::demo::VERSION,
+        crate::demo::RELEASE
+    );
+    format!(
+        "obup dev listening on http://{addr} (data in {data})\n\
+         simulated {edition} cluster: {zones} zones x {per} server(s), {version}\n\
+         \n\
+         quickstart:\n\
+         {upload}\n\
+         \x20 obup upgrade plan{server} {target}\n\
+         \x20 obup upgrade start{server} {target} --watch\n\
+         \x20 obup dag ls{server}\n\
+         \n\
+         over gRPC: grpcurl -plaintext {addr} list",
+        data = args.data_dir.display(),
+        edition = args.sim_edition,
+        zones = args.sim_zones,
+        per = args.sim_servers_per_zone,
+        version = args.sim_version,
+    )
 }

@@ -2,22 +2,43 @@
 //! so that end-to-end tests can drive the same code in-process.
 //!
 //! # Layout
-//! - `dev`: `obup dev`, every service in one process on embedded storage.
-//! - `upload`: `obup upload`, resumable client-streamed uploads.
-//! - `health`: `obup health`, a gRPC health probe.
+//! - `dev`: `obup dev`, every service in one process on embedded storage;
+//!   `demo`: its `--demo` packages.
+//! - `upload`, `packages`: the package store's commands.
+//! - `upgrade`, `dag`: the orchestrator's commands; `watch`: the live view.
+//! - `health`: a gRPC health probe. `client`: connections and errors.
 
+mod client;
+mod dag;
+mod demo;
 pub mod dev;
-pub mod health;
+mod health;
+mod packages;
+mod upgrade;
 pub mod upload;
+mod watch;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use obup_proto::pb::orchestrator::v1::DagFilter;
 
 /// Stores OceanBase upgrade packages and runs OceanBase cluster upgrades.
+///
+/// Start everything locally with `obup dev --demo`, then:
+///   obup upgrade plan --version 4.3.5.0 --release 100000202024123117.el7
+///   obup upgrade start --version 4.3.5.0 --release 100000202024123117.el7 --watch
 #[derive(Debug, Parser)]
-#[command(name = "obup", version, about)]
+#[command(name = "obup", version, about, verbatim_doc_comment)]
 pub struct Cli {
+    /// The obup server.
+    #[arg(
+        long,
+        global = true,
+        env = "OBUP_SERVER",
+        default_value = "http://127.0.0.1:2886"
+    )]
+    pub server: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -25,11 +46,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs every obup service in one process on embedded storage (SQLite
-    /// and local files under --data-dir).
+    /// and local files under --data-dir), upgrading a simulated cluster.
     ///
-    /// Example: obup dev --listen 127.0.0.1:2886 --data-dir ./obup-data
+    /// Example: obup dev --demo
     Dev(dev::DevArgs),
-    /// Uploads RPM packages to the package store and prints what was stored.
+    /// Uploads RPM packages with a progress bar and prints what was stored.
     ///
     /// An interrupted upload resumes where the server stopped when the same
     /// command is run again; bytes the server already holds are not sent.
@@ -39,36 +60,170 @@ pub enum Command {
         /// RPM files to upload.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The obup server.
-        #[arg(long, env = "OBUP_SERVER", default_value = "http://127.0.0.1:2886")]
-        server: String,
         /// Print the package records as JSON.
         #[arg(long)]
         json: bool,
+        /// Send at most this many bytes per second (e.g. not to saturate a
+        /// link); 0 for no limit.
+        #[arg(long, default_value_t = 0)]
+        limit_rate: u64,
     },
+    /// Lists stored packages, newest first; `obup packages rm ID` deletes one.
+    ///
+    /// Example: obup packages --name oceanbase-ce --version 4.3.5.0
+    Packages {
+        #[command(subcommand)]
+        action: Option<PackagesAction>,
+        #[command(flatten)]
+        filter: packages::Filter,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plans, checks or starts an upgrade of the cluster.
+    #[command(subcommand)]
+    Upgrade(UpgradeCommand),
+    /// Shows, watches and operates on DAGs (upgrades and checks).
+    #[command(subcommand)]
+    Dag(DagCommand),
     /// Checks that a server answers gRPC health checks; exits non-zero if
     /// not. For container health checks and scripts.
     ///
-    /// Example: obup health --server http://127.0.0.1:2886 obup.packagestore.v1.PackageStore
+    /// Example: obup health obup.packagestore.v1.PackageStore
     Health {
-        /// The obup server.
-        #[arg(long, env = "OBUP_SERVER", default_value = "http://127.0.0.1:2886")]
-        server: String,
         /// Services that must be serving (default: the server as a whole).
         services: Vec<String>,
     },
+    /// Prints a shell completion script.
+    ///
+    /// Example: obup completions bash > /etc/bash_completion.d/obup
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackagesAction {
+    /// Deletes a package. Example: obup packages rm 3
+    Rm { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UpgradeCommand {
+    /// Prints the route (hops, barriers, the package serving each hop and
+    /// architecture) and the stages; starts nothing.
+    ///
+    /// Example: obup upgrade plan --version 4.3.5.0 --release 100000202024123117.el7
+    Plan {
+        #[command(flatten)]
+        target: upgrade::Target,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs the check DAG: download, verify and unpack every package the
+    /// upgrade needs, then clean up.
+    ///
+    /// Example: obup upgrade check --version 4.3.5.0 --release 100000202024123117.el7 --watch
+    Check {
+        #[command(flatten)]
+        target: upgrade::Target,
+        /// Follow the DAG live; exit non-zero unless it succeeds.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Starts the upgrade.
+    ///
+    /// Example: obup upgrade start --version 4.3.5.0 --release 100000202024123117.el7 --mode rolling --watch
+    Start {
+        #[command(flatten)]
+        target: upgrade::Target,
+        /// Follow the DAG live; exit non-zero unless it succeeds.
+        #[arg(long)]
+        watch: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DagCommand {
+    /// Shows a DAG with its stages and sub-tasks. Example: obup dag show 1
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follows a DAG live until it ends; exits non-zero unless it succeeded.
+    /// Example: obup dag watch 1
+    Watch { id: i64 },
+    /// Lists DAGs, newest first. Example: obup dag ls --unfinished
+    Ls {
+        /// Only DAGs still to finish (a failed upgrade stays unfinished).
+        #[arg(long, conflicts_with = "maintenance")]
+        unfinished: bool,
+        /// The latest maintenance (upgrade) DAG.
+        #[arg(long)]
+        maintenance: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs the failed stage of a FAILED DAG again. Example: obup dag retry 1
+    Retry { id: i64 },
+    /// Undoes a FAILED DAG's stages, back to the first. Example: obup dag rollback 1
+    Rollback { id: i64 },
+    /// Stops an unfinished DAG; it ends FAILED. Example: obup dag cancel 1
+    Cancel { id: i64 },
+    /// Marks a FAILED DAG's remaining stages done. Example: obup dag pass 1
+    Pass { id: i64 },
 }
 
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    match cli.command {
-        Command::Dev(args) => runtime.block_on(dev::run(args)),
-        Command::Upload {
-            files,
-            server,
-            json,
-        } => runtime.block_on(upload::run(&server, &files, json)),
-        Command::Health { server, services } => runtime.block_on(health::run(&server, &services)),
-    }
+    let server = cli.server.as_str();
+    runtime.block_on(async {
+        match cli.command {
+            Command::Dev(args) => dev::run(args).await,
+            Command::Upload {
+                files,
+                json,
+                limit_rate,
+            } => upload::run(server, &files, json, limit_rate).await,
+            Command::Packages {
+                action,
+                filter,
+                json,
+            } => match action {
+                Some(PackagesAction::Rm { id }) => packages::remove(server, id).await,
+                None => packages::list(server, filter, json).await,
+            },
+            Command::Upgrade(UpgradeCommand::Plan { target, json }) => {
+                upgrade::plan(server, &target, json).await
+            }
+            Command::Upgrade(UpgradeCommand::Check { target, watch }) => {
+                upgrade::start(server, &target, true, watch).await
+            }
+            Command::Upgrade(UpgradeCommand::Start { target, watch }) => {
+                upgrade::start(server, &target, false, watch).await
+            }
+            Command::Dag(DagCommand::Show { id, json }) => dag::show(server, id, json).await,
+            Command::Dag(DagCommand::Watch { id }) => watch::watch(server, id).await,
+            Command::Dag(DagCommand::Ls {
+                unfinished,
+                maintenance,
+                json,
+            }) => {
+                let filter = match (unfinished, maintenance) {
+                    (true, _) => DagFilter::Unfinished,
+                    (_, true) => DagFilter::Maintenance,
+                    _ => DagFilter::All,
+                };
+                dag::list(server, filter, json).await
+            }
+            Command::Dag(DagCommand::Retry { id }) => dag::operate(server, id, "RETRY").await,
+            Command::Dag(DagCommand::Rollback { id }) => dag::operate(server, id, "ROLLBACK").await,
+            Command::Dag(DagCommand::Cancel { id }) => dag::operate(server, id, "CANCEL").await,
+            Command::Dag(DagCommand::Pass { id }) => dag::operate(server, id, "PASS").await,
+            Command::Health { services } => health::run(server, &services).await,
+            Command::Completions { shell } => {
+                clap_complete::generate(shell, &mut Cli::command(), "obup", &mut std::io::stdout());
+                Ok(())
+            }
+        }
+    })
 }

@@ -1,68 +1,24 @@
-//! The real `obup` binary, driven as a user would: `obup dev`, then
-//! `obup upload` against it.
+//! The real `obup` binary, driven as a user would, against `obup dev`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{DevServer, OBUP, stderr, stdout};
 use obup_test_support::{Compression, RpmSpec};
 
-const OBUP: &str = env!("CARGO_BIN_EXE_obup");
-
-/// `obup dev` on a free port, killed when dropped.
-struct DevServer {
-    child: Child,
-    url: String,
-    /// Kept open: the server's stdout stays a live pipe.
-    _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
-    _dir: tempfile::TempDir,
-}
-
-impl DevServer {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(OBUP)
-            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = lines.next().expect("obup dev printed its address").unwrap();
-        let url = ready
-            .strip_prefix("obup dev listening on ")
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or_else(|| panic!("unexpected first line {ready:?}"))
-            .to_owned();
-        Self {
-            child,
-            url,
-            _stdout: lines,
-            _dir: dir,
-        }
-    }
-
-    fn upload(&self, args: &[&str]) -> std::process::Output {
-        Command::new(OBUP)
-            .args(["upload", "--server", &self.url])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+const TARGET: [&str; 4] = [
+    "--version",
+    "4.3.5.0",
+    "--release",
+    "100000202024123117.el7",
+];
 
 #[test]
 fn dev_mode_accepts_uploads_from_the_cli() {
-    let server = DevServer::start();
     let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(&dir.path().join("data"), &[]);
     let xz = dir.path().join("oceanbase-ce-4.3.5.0-1.el7.x86_64.rpm");
     std::fs::write(&xz, RpmSpec::oceanbase_ce("4.3.5.0", "1.el7").build()).unwrap();
     let zstd = dir
@@ -76,12 +32,13 @@ fn dev_mode_accepts_uploads_from_the_cli() {
     )
     .unwrap();
 
-    let out = server.upload(&["--json", xz.to_str().unwrap(), zstd.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = server.obup(&[
+        "upload",
+        "--json",
+        xz.to_str().unwrap(),
+        zstd.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let records: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let records = records.as_array().unwrap();
     assert_eq!(records.len(), 2);
@@ -93,23 +50,154 @@ fn dev_mode_accepts_uploads_from_the_cli() {
     assert_eq!(records[1]["payload_compressor"], "zstd");
 
     // The same bytes again: the same package.
-    let again = server.upload(&["--json", xz.to_str().unwrap()]);
+    let again = server.obup(&["upload", "--json", xz.to_str().unwrap()]);
     let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(again[0]["pkg_id"], records[0]["pkg_id"]);
+
+    // Listing, filtering and deleting.
+    let listed = server.obup(&["packages", "--json", "--name", "oceanbase-ce-libs"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let table = stdout(&server.obup(&["packages"]));
+    assert!(
+        table.contains("oceanbase-ce-libs") && table.contains("1.el7"),
+        "{table}"
+    );
+    let id = listed[0]["pkg_id"].to_string();
+    assert!(server.obup(&["packages", "rm", &id]).status.success());
+    let gone = server.obup(&["packages", "rm", &id]);
+    assert!(!gone.status.success());
+    assert!(stderr(&gone).contains("does not exist"));
 }
 
 #[test]
 fn bad_uploads_fail_with_the_error_code() {
-    let server = DevServer::start();
     let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(&dir.path().join("data"), &[]);
     let bad = dir.path().join("not-a-package.rpm");
     std::fs::write(&bad, b"hello, this is not an rpm").unwrap();
-    let out = server.upload(&[bad.to_str().unwrap()]);
+    let out = server.obup(&["upload", bad.to_str().unwrap()]);
     assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Package.NotRpm"), "{stderr}");
+    assert!(stderr(&out).contains("Package.NotRpm"), "{}", stderr(&out));
 
-    let out = server.upload(&[dir.path().join("missing.rpm").to_str().unwrap()]);
+    let out = server.obup(&["upload", dir.path().join("missing.rpm").to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
+    assert!(stderr(&out).contains("cannot open"));
+}
+
+#[test]
+fn an_upload_killed_midway_resumes_when_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(&dir.path().join("data"), &[]);
+    // 24 MiB that do not compress, sent at 8 MiB/s: about 3 s.
+    let mut noise = vec![0u8; 24 << 20];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let bytes = RpmSpec::oceanbase_ce("4.3.5.0", "1.el7")
+        .compression(Compression::Zstd)
+        .file("/home/admin/oceanbase/lib/big.so", noise)
+        .build();
+    let file = dir.path().join("big.rpm");
+    std::fs::write(&file, &bytes).unwrap();
+
+    let mut first = Command::new(OBUP)
+        .args(["--server", &server.url, "upload", "--limit-rate", "8388608"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let second = server.obup(&["upload", "--json", file.to_str().unwrap()]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("resuming at"),
+        "{}",
+        stderr(&second)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        record[0]["sha256"],
+        hex::encode(sha2::Sha256::digest(&bytes))
+    );
+}
+
+#[test]
+fn an_upgrade_runs_from_the_cli_and_reports_its_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(
+        &dir.path().join("data"),
+        &["--demo", "--sim-fail", "Start zone2@1"],
+    );
+
+    let plan = server.obup(&[&["upgrade", "plan"][..], &TARGET].concat());
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    assert!(
+        text.contains("route (1 hop)") && text.contains("(30 stages)"),
+        "{text}"
+    );
+    let json = server.obup(&[&["upgrade", "plan", "--json"][..], &TARGET].concat());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["stages"].as_array().unwrap().len(), 30);
+
+    let check = server.obup(&[&["upgrade", "check", "--watch"][..], &TARGET].concat());
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(stdout(&check).contains("SUCCEED"));
+
+    // The injected failure makes the watched upgrade fail: exit non-zero.
+    let start = server.obup(&[&["upgrade", "start", "--watch"][..], &TARGET].concat());
+    assert!(!start.status.success());
+    assert!(
+        stderr(&start).contains("ended FAILED"),
+        "{}",
+        stderr(&start)
+    );
+    assert!(
+        stdout(&start).contains("Start zone2"),
+        "plain event lines when not a terminal"
+    );
+
+    let ls = stdout(&server.obup(&["dag", "ls", "--unfinished"]));
+    assert!(
+        ls.contains("FAILED") && ls.contains("OB rolling upgrade"),
+        "{ls}"
+    );
+    let id = ls.split_whitespace().next().unwrap().to_owned();
+    let show = server.obup(&["dag", "show", &id, "--json"]);
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(show["state"], "FAILED");
+
+    let rollback = server.obup(&["dag", "rollback", &id]);
+    assert!(!rollback.status.success());
+    assert!(stderr(&rollback).contains("Task.Dag.Operator.RollbackNotAllowed"));
+    assert!(server.obup(&["dag", "retry", &id]).status.success());
+    let watched = server.obup(&["dag", "watch", &id]);
+    assert!(watched.status.success(), "{}", stderr(&watched));
+    assert!(stdout(&watched).contains("SUCCEED"));
+    let maintenance = stdout(&server.obup(&["dag", "ls", "--maintenance"]));
+    assert!(maintenance.contains("SUCCEED"), "{maintenance}");
+}
+
+#[test]
+fn help_and_completions() {
+    let help = Command::new(OBUP)
+        .args(["upgrade", "start", "--help"])
+        .output()
+        .unwrap();
+    assert!(stdout(&help).contains("Example: obup upgrade start"));
+    let bash = Command::new(OBUP)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(stdout(&bash).contains("_obup"));
 }

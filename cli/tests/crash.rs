@@ -3,66 +3,16 @@
 //! completes; sub-tasks that had finished are not run again; the ones that
 //! were running resume.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
+
+use common::{DevServer, OBUP};
 
 use obup_proto::pb::orchestrator::v1 as opb;
 use obup_test_support::{Compression, RpmSpec};
 use opb::upgrade_orchestrator_client::UpgradeOrchestratorClient;
-
-const OBUP: &str = env!("CARGO_BIN_EXE_obup");
-
-struct Dev {
-    child: Child,
-    url: String,
-    _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
-}
-
-impl Dev {
-    fn start(data: &Path) -> Self {
-        let mut child = Command::new(OBUP)
-            .args([
-                "dev",
-                "--listen",
-                "127.0.0.1:0",
-                "--sim-step-ms",
-                "40",
-                "--data-dir",
-            ])
-            .arg(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = lines.next().unwrap().unwrap();
-        let url = ready
-            .strip_prefix("obup dev listening on ")
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap()
-            .to_owned();
-        Self {
-            child,
-            url,
-            _stdout: lines,
-        }
-    }
-
-    fn kill(mut self) {
-        // SIGKILL: no shutdown path runs.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn client(url: &str) -> UpgradeOrchestratorClient<tonic::transport::Channel> {
     UpgradeOrchestratorClient::connect(url.to_owned())
@@ -100,7 +50,7 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
     )
     .unwrap();
 
-    let dev = Dev::start(&data);
+    let dev = DevServer::start(&data, &["--sim-step-ms", "40"]);
     let up = Command::new(OBUP)
         .args(["upload", "--server", &dev.url])
         .args([&ce, &libs])
@@ -139,7 +89,7 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
     dev.kill();
     assert_ne!(before.state, "SUCCEED");
 
-    let dev = Dev::start(&data);
+    let dev = DevServer::start(&data, &["--sim-step-ms", "40"]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let after = loop {
         let d = dag(&dev.url, started.id).await;

@@ -50,7 +50,7 @@ async fn packages_survive_a_restart() {
     }
 
     let (url, stop, task) = start(data.path()).await;
-    obup_cli::upload::run(&url, &paths, false).await.unwrap();
+    obup_cli::upload::run(&url, &paths, false, 0).await.unwrap();
     stop.send(()).unwrap();
     task.await.unwrap();
 

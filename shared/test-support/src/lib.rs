@@ -3,14 +3,16 @@
 //! PostgreSQL databases on the local server.
 //!
 //! # Layout
-//! - `rpm_fixture`: RPM packages, normal and hostile.
+//! - `rpm_fixture`: RPM packages, normal and hostile (re-exported).
 //! - `s3`: an in-process S3 server.
 //! - `pg`: a fresh PostgreSQL database per test.
 
 pub mod pg;
-pub mod rpm_fixture;
 pub mod s3;
 
+/// Real RPM packages, normal and hostile (the `obup-rpm-build` crate).
+pub use obup_rpm_build as rpm_fixture;
+
+pub use obup_rpm_build::{Compression, CpioSpec, OB_HOME, RpmSpec, cpio_newc};
 pub use pg::TestDb;
-pub use rpm_fixture::{Compression, CpioSpec, OB_HOME, RpmSpec, cpio_newc};
 pub use s3::TestS3;

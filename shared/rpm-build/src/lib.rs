@@ -1,4 +1,5 @@
-//! Real RPM files for tests and benchmarks.
+//! Real RPM files shaped like OceanBase's, for tests, benchmarks and the
+//! demo packages of `obup dev --demo`.
 //!
 //! Packages are built by the `rpm` crate (rpm-rs), then re-signed: rpm-rs
 //! writes no legacy MD5 signature (tag 1004), which obshell requires and real

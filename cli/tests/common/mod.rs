@@ -1,0 +1,78 @@
+//! The real `obup` binary, as a user runs it.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+pub const OBUP: &str = env!("CARGO_BIN_EXE_obup");
+
+/// `obup dev` on a free port, killed when dropped.
+pub struct DevServer {
+    child: Option<Child>,
+    pub url: String,
+    /// Kept open: the server's stdout stays a live pipe.
+    _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl DevServer {
+    /// Starts `obup dev` on `data` with extra flags.
+    pub fn start(data: &Path, flags: &[&str]) -> Self {
+        let mut child = Command::new(OBUP)
+            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines.next().expect("obup dev printed its address").unwrap();
+        let url = ready
+            .strip_prefix("obup dev listening on ")
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line {ready:?}"))
+            .to_owned();
+        Self {
+            child: Some(child),
+            url,
+            _stdout: lines,
+        }
+    }
+
+    /// Runs an `obup` client command against this server.
+    pub fn obup(&self, args: &[&str]) -> Output {
+        Command::new(OBUP)
+            .arg("--server")
+            .arg(&self.url)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Kills the server with SIGKILL: no shutdown path runs.
+    pub fn kill(mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
