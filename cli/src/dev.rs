@@ -87,6 +87,7 @@ impl DevArgs {
             },
             arch: self.sim_arch.clone(),
             step: Duration::from_millis(self.sim_step_ms),
+            ..SimConfig::default()
         }
     }
 }

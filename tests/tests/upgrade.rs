@@ -740,3 +740,80 @@ async fn cancel_stops_a_running_upgrade_and_pass_node_continues_one() {
         "{logs:?}"
     );
 }
+
+#[tokio::test]
+async fn a_package_damaged_in_storage_is_refused_at_download() {
+    let mut app = start(|_| {}).await;
+    app.upload_target().await;
+    // Damage the stored server package in place (same size, other bytes),
+    // as bit rot or a bad disk would.
+    let objects = app.data.path().join("data/objects/packages/sha256");
+    let mut damaged = None;
+    for dir in std::fs::read_dir(&objects).unwrap() {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let path = f.unwrap().path();
+            let mut bytes = std::fs::read(&path).unwrap();
+            if bytes.len() > 3000 {
+                let n = bytes.len();
+                bytes[n - 50] ^= 0xff;
+                std::fs::write(&path, &bytes).unwrap();
+                damaged = Some(path);
+            }
+        }
+    }
+    assert!(damaged.is_some());
+    let check = app
+        .orchestrator
+        .check_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        last_dag_state(&app.watch(check.id, 0).await).as_deref(),
+        Some("FAILED")
+    );
+    let d = app.dag(check.id).await;
+    let node = &d.nodes[d.stage as usize - 1];
+    assert_eq!(node.name, "Download all required packages");
+    let logs = app
+        .orchestrator
+        .get_sub_task_logs(opb::GetSubTaskRequest {
+            id: node.sub_tasks[0].id,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .logs;
+    assert!(
+        logs.iter().any(|l| l.content.contains("SHA-256")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test]
+async fn watch_dags_streams_every_dag() {
+    let mut app = start(|_| {}).await;
+    app.upload_target().await;
+    let mut all = app
+        .orchestrator
+        .watch_dags(opb::WatchDagsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let check = app
+        .orchestrator
+        .check_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last_seq = 0;
+    loop {
+        let e = all.message().await.unwrap().unwrap();
+        assert_eq!(e.dag_id, check.id);
+        assert_eq!(e.seq, last_seq + 1, "in order, from the DAG's first event");
+        last_seq = e.seq;
+        if matches!(&e.kind, Some(opb::dag_event::Kind::Dag(d)) if d.state == "SUCCEED") {
+            break;
+        }
+    }
+}

@@ -15,19 +15,19 @@ use super::{Host, Skip};
 use crate::packages::{PackageRef, PackageSource};
 use crate::{Error, Result};
 
-/// Most bytes an unpack may write (a bound against bombs).
-const MAX_UNPACKED: u64 = 16 << 30;
-
 #[derive(Debug, Clone)]
 pub struct LocalHost {
     root: PathBuf,
+    /// Most decompressed bytes an unpack may process (a bound against
+    /// decompression bombs and runaway packages).
+    max_unpacked: u64,
 }
 
 impl LocalHost {
     /// A host whose filesystem is `root`, with the observer at
     /// `root/home/admin/oceanbase`.
-    pub fn new(root: PathBuf) -> Self {
-        Self { root }
+    pub fn new(root: PathBuf, max_unpacked: u64) -> Self {
+        Self { root, max_unpacked }
     }
 
     /// Maps a host path (`/home/admin/...`) into this host's root.
@@ -154,11 +154,12 @@ impl Host for LocalHost {
     async fn unpack(&self, rpm: &Path, dest: &Path) -> Result<()> {
         let (rpm_real, dest_real) = (self.real(rpm), self.real(dest));
         let shown = rpm.display().to_string();
+        let max_unpacked = self.max_unpacked;
         tokio::task::spawn_blocking(move || {
             let file = std::fs::File::open(&rpm_real)
                 .map_err(|e| Error::Cluster(format!("cannot open {shown}: {e}")))?;
             let opts = obup_rpm::UnpackOptions {
-                max_unpacked: MAX_UNPACKED,
+                max_unpacked,
                 ..Default::default()
             };
             obup_rpm::unpack_package(BufReader::with_capacity(1 << 20, file), &dest_real, &opts)

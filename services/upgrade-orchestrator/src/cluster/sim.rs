@@ -31,6 +31,8 @@ pub struct SimConfig {
     pub arch: String,
     /// Delay of each simulated cluster operation.
     pub step: Duration,
+    /// Most decompressed bytes one package unpack may process on a host.
+    pub max_unpacked: u64,
 }
 
 impl Default for SimConfig {
@@ -42,6 +44,7 @@ impl Default for SimConfig {
             edition: Edition::Ce,
             arch: "x86_64".into(),
             step: Duration::from_millis(5),
+            max_unpacked: 16 << 30,
         }
     }
 }
@@ -75,6 +78,7 @@ pub struct SimCluster {
     id: String,
     dir: PathBuf,
     step: Duration,
+    max_unpacked: u64,
     state: Arc<Mutex<State>>,
 }
 
@@ -94,6 +98,7 @@ impl SimCluster {
             id: "sim".into(),
             dir: dir.to_owned(),
             step: config.step,
+            max_unpacked: config.max_unpacked,
             state: Arc::new(Mutex::new(state)),
         };
         sim.save()?;
@@ -369,9 +374,10 @@ impl Cluster for SimCluster {
         if !known {
             return Err(Error::Cluster(format!("no server with agent {agent}")));
         }
-        Ok(Arc::new(LocalHost::new(Self::server_root(
-            &self.dir, agent,
-        ))))
+        Ok(Arc::new(LocalHost::new(
+            Self::server_root(&self.dir, agent),
+            self.max_unpacked,
+        )))
     }
 }
 
