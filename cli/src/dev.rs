@@ -51,6 +51,29 @@ pub struct DevArgs {
     /// 4.3.5.0, so that an upgrade can be started at once.
     #[arg(long)]
     pub demo: bool,
+    /// The root@sys password REST clients authenticate with (X-OCS-Header);
+    /// empty, as on a fresh cluster.
+    #[arg(
+        long,
+        env = "OBUP_ROOT_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub root_password: String,
+    /// The agent password (X-OCS-Agent-Header); none by default.
+    #[arg(long, env = "OBUP_AGENT_PASSWORD", hide_env_values = true)]
+    pub agent_password: Option<String>,
+    /// Size of the gateway's RSA key, made on first start (1024 or 2048).
+    #[arg(long, default_value_t = 1024, value_parser = parse_bits)]
+    pub rsa_bits: usize,
+}
+
+fn parse_bits(s: &str) -> Result<usize, String> {
+    match s {
+        "1024" => Ok(1024),
+        "2048" => Ok(2048),
+        _ => Err(format!("expected 1024 or 2048, got {s:?}")),
+    }
 }
 
 fn parse_failure(s: &str) -> Result<FailureRule, String> {
@@ -72,6 +95,9 @@ impl DevArgs {
             sim_step_ms: 0,
             sim_fail: Vec::new(),
             demo: false,
+            root_password: String::new(),
+            agent_password: None,
+            rsa_bits: 1024,
         }
     }
 
@@ -97,6 +123,7 @@ impl DevArgs {
 pub struct Dev {
     listener: TcpListener,
     store: PackageStore,
+    gateway: Arc<obup_gateway::AppState>,
     config: Config,
     orchestrator: Running,
     stop: watch::Sender<bool>,
@@ -138,9 +165,28 @@ impl Dev {
             startup::start_simulated(&database, &data_dir, &args.sim(), packages, engine, stopped)
                 .await
                 .context("starting the orchestrator")?;
+        let keys = obup_gateway::security::Keys::load_or_create(
+            &data_dir.join("gateway/rsa_key.der"),
+            args.rsa_bits,
+        )?;
+        let passwords = obup_gateway::security::Passwords {
+            root: args.root_password.clone(),
+            agent: args.agent_password.clone(),
+        };
+        let identity = obup_gateway::Identity {
+            ip: addr.ip().to_string(),
+            port: addr.port(),
+            version: "4.5.0.0-obup".into(),
+        };
+        let gateway = Arc::new(obup_gateway::AppState::new(
+            obup_gateway::security::Security::new(keys, passwords),
+            &format!("http://{addr}"),
+            identity,
+        )?);
         Ok(Self {
             listener,
             store,
+            gateway,
             config,
             orchestrator,
             stop,
@@ -172,7 +218,10 @@ impl Dev {
             ],
             &[obup_proto::FILE_DESCRIPTOR_SET],
         )
-        .await;
+        .await
+        // obshell's REST paths on the same port.
+        .merge(obup_gateway::routes::router(self.gateway))
+        .fallback(obup_gateway::routes::fallback);
         obup_kit::grpc::serve(self.listener, router, shutdown).await?;
         let _ = self.stop.send(true);
         let _ = sweeper.await;

@@ -1,0 +1,191 @@
+//! The `X-OCS-Header` / `X-OCS-Agent-Header` of obshell's "v2" scheme:
+//! base64 of RSA-PKCS#1-v1.5-encrypted JSON `{auth, ts, uri, keys}`.
+//! Checked in obshell's order: decryptable, URI, expiry, password — and,
+//! beyond obshell, not replayed.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::http::StatusCode;
+use base64::Engine;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::Keys;
+use crate::envelope::ApiError;
+
+/// Header names, in order of precedence.
+pub const AGENT_HEADER: &str = "x-ocs-agent-header";
+pub const OB_HEADER: &str = "x-ocs-header";
+
+/// The decrypted header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthHeader {
+    pub auth: String,
+    /// Expiry, Unix seconds.
+    pub ts: String,
+    pub uri: String,
+    /// AES-128 key (16 bytes) then IV (16 bytes).
+    pub keys: Vec<u8>,
+    /// Which header carried it: the agent password or root@sys's applies.
+    pub agent: bool,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default, alias = "Auth")]
+    auth: String,
+    #[serde(default, alias = "Ts")]
+    ts: TsValue,
+    #[serde(default, alias = "Uri")]
+    uri: String,
+    #[serde(default, alias = "Keys")]
+    keys: String,
+}
+
+/// `ts` is a string in the SDK; a number does no harm.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum TsValue {
+    #[default]
+    Missing,
+    Text(String),
+    Number(i64),
+}
+
+fn decrypt_failed(reason: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "Security.Authentication.Header.DecryptFailed",
+        format!("Decrypt http header failed: {reason}"),
+    )
+    .with_code(1)
+}
+
+fn unauthorized(err_code: &str, message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        err_code,
+        format!("Unauthorized: {message}"),
+    )
+    .with_code(10008)
+}
+
+/// Decrypts a header value.
+pub fn decrypt(keys: &Keys, value: &str, agent: bool) -> Result<AuthHeader, ApiError> {
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|e| decrypt_failed(format!("invalid base64: {e}")))?;
+    let plain = keys.decrypt_blocks(&ciphertext).map_err(decrypt_failed)?;
+    let raw: Raw =
+        serde_json::from_slice(&plain).map_err(|e| decrypt_failed(format!("invalid JSON: {e}")))?;
+    let aes = base64::engine::general_purpose::STANDARD
+        .decode(&raw.keys)
+        .map_err(|e| decrypt_failed(format!("invalid keys: {e}")))?;
+    Ok(AuthHeader {
+        auth: raw.auth,
+        ts: match raw.ts {
+            TsValue::Missing => String::new(),
+            TsValue::Text(t) => t,
+            TsValue::Number(n) => n.to_string(),
+        },
+        uri: raw.uri,
+        keys: aes,
+        agent,
+    })
+}
+
+/// The passwords a header may carry.
+#[derive(Debug, Clone)]
+pub struct Passwords {
+    /// root@sys; empty on a fresh cluster.
+    pub root: String,
+    /// The agent password, if one is set.
+    pub agent: Option<String>,
+}
+
+/// Checks a decrypted header for the request `target` (raw path and query)
+/// received at `now` (Unix seconds).
+pub fn verify(
+    h: &AuthHeader,
+    target: &str,
+    now: i64,
+    passwords: &Passwords,
+    seen: &ReplayGuard,
+) -> Result<(), ApiError> {
+    if h.uri != target {
+        return Err(unauthorized(
+            "Security.Authentication.Header.UriMismatch",
+            "URI mismatch",
+        ));
+    }
+    let ts: i64 = h.ts.trim().parse().map_err(|_| {
+        unauthorized(
+            "Security.Authentication.Timestamp.Invalid",
+            "timestamp is invalid",
+        )
+    })?;
+    if now > ts {
+        return Err(unauthorized(
+            "Security.Authentication.Expired",
+            "Authentication expired",
+        ));
+    }
+    let (expected, code, message) = if h.agent {
+        match &passwords.agent {
+            Some(p) => (
+                p.as_str(),
+                "Security.Authentication.IncorrectAgentPassword",
+                "agent password is incorrect",
+            ),
+            None => (
+                "",
+                "Security.Authentication.IncorrectAgentPassword",
+                "agent password is incorrect",
+            ),
+        }
+    } else {
+        (
+            passwords.root.as_str(),
+            "Security.Authentication.IncorrectOceanbasePassword",
+            "OceanBase password is incorrect",
+        )
+    };
+    if !constant_time_eq(h.auth.as_bytes(), expected.as_bytes()) {
+        return Err(unauthorized(code, message));
+    }
+    seen.check(h, ts, now)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Headers seen and not yet expired. obshell accepts a captured header
+/// again until it expires; obup refuses the second use. The SDK makes a
+/// fresh header (fresh AES key) for every request, including re-sends.
+#[derive(Debug, Default)]
+pub struct ReplayGuard {
+    seen: Mutex<HashMap<[u8; 32], i64>>,
+}
+
+impl ReplayGuard {
+    fn check(&self, h: &AuthHeader, expires: i64, now: i64) -> Result<(), ApiError> {
+        let mut digest = Sha256::new();
+        digest.update(h.uri.as_bytes());
+        digest.update(h.ts.as_bytes());
+        digest.update(&h.keys);
+        let id: [u8; 32] = digest.finalize().into();
+        let mut seen = self.seen.lock().expect("the replay set is never poisoned");
+        if seen.len() > 10_000 {
+            seen.retain(|_, exp| *exp >= now);
+        }
+        if seen.insert(id, expires).is_some() {
+            return Err(unauthorized(
+                "Security.Authentication.Replayed",
+                "this request header was already used",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+//! obshell's "hybrid encryption": an RSA-encrypted header authenticates
+//! each request and carries the AES key its body is encrypted with.
+
+mod body;
+mod header;
+mod keys;
+
+use axum::http::{HeaderMap, StatusCode};
+
+pub use body::{decrypt, decrypt_stream, encrypt};
+pub use header::{AGENT_HEADER, AuthHeader, OB_HEADER, Passwords, ReplayGuard};
+pub use keys::Keys;
+
+use crate::envelope::{ApiError, RequestMeta};
+
+/// Everything needed to authenticate requests.
+#[derive(Debug)]
+pub struct Security {
+    pub keys: Keys,
+    pub passwords: Passwords,
+    replay: ReplayGuard,
+}
+
+impl Security {
+    pub fn new(keys: Keys, passwords: Passwords) -> Self {
+        Self {
+            keys,
+            passwords,
+            replay: ReplayGuard::default(),
+        }
+    }
+
+    /// Authenticates a request from its headers alone: the body is not read
+    /// yet, and expiry is judged by when the headers arrived.
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        target: &str,
+        meta: &RequestMeta,
+    ) -> Result<AuthHeader, ApiError> {
+        let (value, agent) = match (headers.get(AGENT_HEADER), headers.get(OB_HEADER)) {
+            (Some(v), _) => (v, true),
+            (None, Some(v)) => (v, false),
+            (None, None) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Request.Header.NotFound",
+                    "X-OCS-Agent-Header or X-OCS-Header not found in http request header",
+                ));
+            }
+        };
+        let value = value.to_str().map_err(|_| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Security.Authentication.Header.DecryptFailed",
+                "Decrypt http header failed: the header is not ASCII",
+            )
+            .with_code(1)
+        })?;
+        let h = header::decrypt(&self.keys, value, agent)?;
+        header::verify(
+            &h,
+            target,
+            meta.received_unix,
+            &self.passwords,
+            &self.replay,
+        )?;
+        Ok(h)
+    }
+}
