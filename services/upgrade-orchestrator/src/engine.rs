@@ -402,12 +402,17 @@ impl Engine {
         if operator == crate::domain::state::Operator::Rollback {
             return None;
         }
-        let rule = self
+        let nths: Vec<u32> = self
             .inner
             .config
             .failures
             .iter()
-            .find(|r| r.task_name == name)?;
+            .filter(|r| r.task_name == name)
+            .map(|r| r.nth)
+            .collect();
+        if nths.is_empty() {
+            return None;
+        }
         let mut counts = self
             .inner
             .executions
@@ -415,7 +420,8 @@ impl Engine {
             .expect("the execution counter is never poisoned");
         let n = counts.entry(name.to_owned()).or_default();
         *n += 1;
-        (*n == rule.nth).then(|| format!("injected failure: execution {} of '{name}'", *n))
+        nths.contains(n)
+            .then(|| format!("injected failure: execution {} of '{name}'", *n))
     }
 }
 

@@ -506,7 +506,8 @@ impl Dag {
         }
         self.finished = false;
         self.end_ms = 0;
-        self.set_dag(State::Ready, Operator::Retry);
+        // As obshell: the DAG runs on (RUN); the node says it is retrying.
+        self.set_dag(State::Ready, Operator::Run);
         self.set_node(n, State::Pending, Operator::Retry, now);
         self.advance(now);
         Ok(())

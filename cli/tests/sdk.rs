@@ -1,0 +1,131 @@
+//! Acceptance by the official obshell Python SDK (`obshell==0.0.9` from
+//! PyPI, unmodified) against `obup dev`: uploads of xz and zstd packages,
+//! the check DAG, rolling and stop-service upgrades, every operator as
+//! `operate_dag_sync` expects it, a wrong password and a missing package.
+//! The scenarios are in `tests/sdk/acceptance.py`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use common::DevServer;
+use obup_test_support::{Compression, OB_HOME, RpmSpec};
+
+const SDK: &str = "obshell==0.0.9";
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sdk/acceptance.py");
+const PASSWORD: &str = "Sys@obup-1";
+
+/// A virtualenv with the SDK, made once per target dir and reused.
+fn python() -> PathBuf {
+    static VENV: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut venv = VENV.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = venv.as_ref() {
+        return p.clone();
+    }
+    // <target>/debug/deps/sdk-* -> <target>/obup-sdk-venv
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap().to_owned();
+    let dir = target.join("obup-sdk-venv-0.0.9");
+    let python = dir.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "python3 with venv is needed for the SDK acceptance test"
+        );
+        let pip = Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", SDK])
+            .output()
+            .unwrap();
+        assert!(
+            pip.status.success(),
+            "pip install {SDK}: {}",
+            String::from_utf8_lossy(&pip.stderr)
+        );
+    }
+    *venv = Some(python.clone());
+    python
+}
+
+/// Target 4.3.5.0 (xz) and its libs (zstd), plus the 4.2.2.0 barrier the
+/// dep YAML routes through.
+fn packages(dir: &Path) -> Vec<PathBuf> {
+    let dep = format!("{OB_HOME}/etc/oceanbase_upgrade_dep.yml");
+    let yaml = "- version: 4.2.1.0\n  can_be_upgraded_to: [4.2.2.0]\n\
+                - version: 4.2.2.0\n  can_be_upgraded_to: [4.3.5.0]\n  require_from_binary: true\n\
+                - version: 4.3.5.0\n  can_be_upgraded_to: []\n";
+    let specs = [
+        RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7")
+            .without(&dep)
+            .file(&dep, yaml.as_bytes().to_vec())
+            .compression(Compression::Xz),
+        RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7")
+            .compression(Compression::Zstd),
+        RpmSpec::oceanbase_ce("4.2.2.0", "100000082024012216.el7").compression(Compression::Xz),
+        RpmSpec::oceanbase_ce_libs("4.2.2.0", "100000082024012216.el7")
+            .compression(Compression::Zstd),
+    ];
+    specs
+        .iter()
+        .map(|s| {
+            let path = dir.join(s.file_name());
+            std::fs::write(&path, s.build()).unwrap();
+            path
+        })
+        .collect()
+}
+
+fn run(scenario: &str, flags: &[&str]) {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let rpms = packages(dir.path());
+    let mut args = vec!["--root-password", PASSWORD];
+    args.extend_from_slice(flags);
+    let server = DevServer::start(&dir.path().join("data"), &args);
+    let port = server.url.rsplit(':').next().unwrap().to_owned();
+    let out = Command::new(python)
+        .arg(SCRIPT)
+        .args([scenario, &port, PASSWORD])
+        .args(&rpms)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("done"),
+        "{scenario}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sdk_uploads_checks_and_upgrades() {
+    run("happy", &[]);
+}
+
+#[test]
+fn sdk_retries_a_failed_stop_service_upgrade() {
+    run(
+        "stop_service_retry",
+        &["--sim-fail", "Check all required packages@1"],
+    );
+}
+
+#[test]
+fn sdk_rolls_back_cancels_and_passes() {
+    run(
+        "rollback_cancel_pass",
+        &[
+            "--sim-fail",
+            "Check all required packages@1",
+            "--sim-fail",
+            "Check all required packages@4",
+            "--sim-fail",
+            "Unpack all required packages@1",
+        ],
+    );
+}
