@@ -108,6 +108,7 @@ pub struct Passwords {
 /// received at `now` (Unix seconds).
 pub fn verify(
     h: &AuthHeader,
+    raw: &str,
     target: &str,
     now: i64,
     passwords: &Passwords,
@@ -154,7 +155,7 @@ pub fn verify(
     if !constant_time_eq(h.auth.as_bytes(), expected.as_bytes()) {
         return Err(unauthorized(code, message));
     }
-    seen.check(h, ts, now)
+    seen.check(raw, ts, now)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -170,12 +171,10 @@ pub struct ReplayGuard {
 }
 
 impl ReplayGuard {
-    fn check(&self, h: &AuthHeader, expires: i64, now: i64) -> Result<(), ApiError> {
-        let mut digest = Sha256::new();
-        digest.update(h.uri.as_bytes());
-        digest.update(h.ts.as_bytes());
-        digest.update(&h.keys);
-        let id: [u8; 32] = digest.finalize().into();
+    /// `raw` is the header as sent: its ciphertext is randomized, so only a
+    /// copy of a captured header has the same one.
+    fn check(&self, raw: &str, expires: i64, now: i64) -> Result<(), ApiError> {
+        let id: [u8; 32] = Sha256::digest(raw.trim().as_bytes()).into();
         let mut seen = self.seen.lock().expect("the replay set is never poisoned");
         if seen.len() > 10_000 {
             seen.retain(|_, exp| *exp >= now);

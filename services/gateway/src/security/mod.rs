@@ -60,6 +60,7 @@ impl Security {
         let h = header::decrypt(&self.keys, value, agent)?;
         header::verify(
             &h,
+            value,
             target,
             meta.received_unix,
             &self.passwords,

@@ -1,0 +1,331 @@
+//! The gateway's envelope and every authentication failure, through the
+//! router itself (`Router::oneshot`, no socket). Backends are unreachable:
+//! every case here is decided before a backend is asked.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine;
+use obup_gateway::security::{Keys, Passwords, Security, encrypt};
+use obup_gateway::{AppState, Identity, routes};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "Sys@1";
+const AES: [u8; 32] = *b"0123456789abcdefFEDCBA9876543210";
+
+fn key() -> Keys {
+    static KEY: OnceLock<Keys> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        Keys::load_or_create(&dir.path().join("k.der"), 1024).unwrap()
+    })
+    .clone()
+}
+
+fn app(agent_password: Option<&str>) -> Router {
+    let security = Security::new(
+        key(),
+        Passwords {
+            root: PASSWORD.into(),
+            agent: agent_password.map(str::to_owned),
+        },
+    );
+    let identity = Identity {
+        ip: "127.0.0.1".into(),
+        port: 2886,
+        version: "4.5.0.0-obup".into(),
+    };
+    let state = Arc::new(AppState::new(security, "http://127.0.0.1:9", identity).unwrap());
+    routes::router(state).fallback(routes::fallback)
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// An X-OCS-Header as the SDK makes it.
+fn header(auth: &str, ts: i64, uri: &str) -> String {
+    let json = json!({"auth": auth, "ts": ts.to_string(), "uri": uri,
+        "keys": base64::engine::general_purpose::STANDARD.encode(AES)});
+    base64::engine::general_purpose::STANDARD
+        .encode(key().encrypt_like_sdk(json.to_string().as_bytes()))
+}
+
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let json: Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)));
+    assert_eq!(
+        json["status"],
+        status.as_u16(),
+        "HTTP status equals the envelope's"
+    );
+    assert_eq!(json["successful"], status.is_success());
+    assert!(
+        json["timestamp"].is_string() && json["duration"].is_u64() && json["traceId"].is_string()
+    );
+    (status, json)
+}
+
+fn post(uri: &str, header_name: &str, header_value: &str, body: String) -> Request<Body> {
+    Request::post(uri)
+        .header(header_name, header_value)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn upgrade_body() -> String {
+    encrypt(
+        br#"{"version":"4.3.5.0","release":"1.el7","mode":"ROLLING","upgradeDir":null}"#,
+        &AES,
+    )
+}
+
+#[tokio::test]
+async fn bootstrap_endpoints_answer_without_auth() {
+    let app = app(None);
+    let (s, info) = call(
+        &app,
+        Request::get("/api/v1/info").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(info["data"]["identity"], "CLUSTER AGENT");
+    assert_eq!(info["data"]["supportedAuth"], json!(["v2"]));
+    assert_eq!(info["data"]["security"], false);
+    let (_, secret) = call(
+        &app,
+        Request::get("/api/v1/secret").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(secret["data"]["public_key"], key().public_b64());
+    let (_, status) = call(
+        &app,
+        Request::get("/api/v1/status").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(status["data"]["agent"].is_object());
+    let traced = Request::get("/api/v1/info")
+        .header("X-OBSHELL-Trace-ID", "abc123")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&app, traced).await.1["traceId"], "abc123");
+}
+
+#[tokio::test]
+async fn every_authentication_failure_has_its_code() {
+    let app = app(None);
+    let uri = "/api/v1/ob/upgrade";
+    let other = Keys::from_private(rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap());
+    let foreign = base64::engine::general_purpose::STANDARD.encode(
+        other.encrypt_like_sdk(
+            json!({"auth": PASSWORD, "ts": (now() + 60).to_string(), "uri": uri, "keys": ""})
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    let not_json = base64::engine::general_purpose::STANDARD
+        .encode(key().encrypt_like_sdk(b"not json at all"));
+    let cases: Vec<(&str, String, StatusCode, i64, &str)> = vec![
+        (
+            "bad base64",
+            "%%%".into(),
+            StatusCode::UNAUTHORIZED,
+            1,
+            "Security.Authentication.Header.DecryptFailed",
+        ),
+        (
+            "wrong key",
+            foreign,
+            StatusCode::UNAUTHORIZED,
+            1,
+            "Security.Authentication.Header.DecryptFailed",
+        ),
+        (
+            "not JSON",
+            not_json,
+            StatusCode::UNAUTHORIZED,
+            1,
+            "Security.Authentication.Header.DecryptFailed",
+        ),
+        (
+            "URI mismatch",
+            header(PASSWORD, now() + 60, "/api/v1/ob/upgrade/check"),
+            StatusCode::UNAUTHORIZED,
+            10008,
+            "Security.Authentication.Header.UriMismatch",
+        ),
+        (
+            "expired",
+            header(PASSWORD, now() - 1, uri),
+            StatusCode::UNAUTHORIZED,
+            10008,
+            "Security.Authentication.Expired",
+        ),
+        (
+            "wrong password",
+            header("guess", now() + 60, uri),
+            StatusCode::UNAUTHORIZED,
+            10008,
+            "Security.Authentication.IncorrectOceanbasePassword",
+        ),
+    ];
+    for (case, value, status, code, err_code) in cases {
+        let (s, body) = call(&app, post(uri, "X-OCS-Header", &value, upgrade_body())).await;
+        assert_eq!(s, status, "{case}: {body}");
+        assert_eq!(body["error"]["code"].as_i64().unwrap_or(0), code, "{case}");
+        assert_eq!(body["error"]["errCode"], err_code, "{case}");
+    }
+    let (s, body) = call(
+        &app,
+        Request::post(uri).body(Body::from(upgrade_body())).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["errCode"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("Request.Header.NotFound"))
+    );
+
+    // The agent header needs the agent password, which is not set.
+    let agent = header(PASSWORD, now() + 60, uri);
+    let (_, body) = call(
+        &app,
+        post(uri, "X-OCS-Agent-Header", &agent, upgrade_body()),
+    )
+    .await;
+    assert_eq!(
+        body["error"]["errCode"],
+        "Security.Authentication.IncorrectAgentPassword"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_header_is_refused() {
+    let app = app(None);
+    let uri = "/api/v1/ob/upgrade";
+    let value = header(PASSWORD, now() + 60, uri);
+    let (first, body) = call(&app, post(uri, "X-OCS-Header", &value, upgrade_body())).await;
+    // Authenticated; the (absent) backend answers.
+    assert_ne!(body["error"]["errCode"], "Security.Authentication.Replayed");
+    assert_ne!(first, StatusCode::UNAUTHORIZED, "{body}");
+    let (second, body) = call(&app, post(uri, "X-OCS-Header", &value, upgrade_body())).await;
+    assert_eq!(second, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["errCode"], "Security.Authentication.Replayed");
+}
+
+#[tokio::test]
+async fn bad_bodies_and_parameters_are_specific() {
+    let app = app(None);
+    let uri = "/api/v1/ob/upgrade";
+    let send = |body: String| {
+        post(
+            uri,
+            "X-OCS-Header",
+            &header(PASSWORD, now() + 60, uri),
+            body,
+        )
+    };
+    let cases = [
+        (
+            "!!not base64!!".to_owned(),
+            "Request.Body.Decrypt.Base64.Invalid",
+        ),
+        (
+            base64::engine::general_purpose::STANDARD.encode([7u8; 20]),
+            "Request.Body.Decrypt.AES.ContentLength.Invalid",
+        ),
+        (encrypt(b"not json", &AES), "Common.BindJsonFailed"),
+        (
+            encrypt(br#"{"release":"1.el7","mode":"ROLLING"}"#, &AES),
+            "Common.BindJsonFailed",
+        ),
+        (
+            encrypt(
+                br#"{"version":"4.3.5.0","release":"1.el7","mode":"upside-down"}"#,
+                &AES,
+            ),
+            "OB.Upgrade.Mode.NotSupported",
+        ),
+        (
+            encrypt(br#"{"version":4,"release":"1.el7","mode":"ROLLING"}"#, &AES),
+            "Common.BindJsonFailed",
+        ),
+    ];
+    for (body, err_code) in cases {
+        let (s, json) = call(&app, send(body)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{err_code}: {json}");
+        assert_eq!(json["error"]["errCode"], err_code, "{json}");
+    }
+    let missing_version = call(
+        &app,
+        send(encrypt(br#"{"release":"1.el7","mode":"ROLLING"}"#, &AES)),
+    )
+    .await
+    .1;
+    assert!(
+        missing_version["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'Version'")
+    );
+
+    // Generic ids and show_details are checked too.
+    let dag_uri = "/api/v1/task/dag/9x?show_details=True";
+    let req = Request::get(dag_uri)
+        .header("X-OCS-Header", header(PASSWORD, now() + 60, dag_uri))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        call(&app, req).await.1["error"]["errCode"],
+        "Task.GenericID.Invalid"
+    );
+}
+
+#[tokio::test]
+async fn framework_errors_are_envelopes_too() {
+    let app = app(None);
+    let (s, body) = call(
+        &app,
+        Request::get("/api/v1/nothing").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["errCode"].as_str()),
+        (StatusCode::NOT_FOUND, Some("Common.NotFound"))
+    );
+    let (s, body) = call(
+        &app,
+        Request::delete("/api/v1/info").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["errCode"].as_str()),
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some("Common.MethodNotAllowed")
+        )
+    );
+    let uri = "/api/v1/ob/upgrade";
+    let huge = "A".repeat(2 << 20);
+    let (s, body) = call(
+        &app,
+        post(
+            uri,
+            "X-OCS-Header",
+            &header(PASSWORD, now() + 60, uri),
+            huge,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["errCode"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("Request.Body.TooLarge"))
+    );
+}
