@@ -129,3 +129,8 @@ fn sdk_rolls_back_cancels_and_passes() {
         ],
     );
 }
+
+#[test]
+fn rest_paths_without_an_sdk_method() {
+    run("rest", &[]);
+}

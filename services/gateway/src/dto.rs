@@ -51,7 +51,7 @@ pub fn dag(d: &opb::Dag, details: bool, logs: &dyn Fn(i64) -> Vec<String>) -> Va
     })
 }
 
-fn node(n: &opb::Node, logs: &dyn Fn(i64) -> Vec<String>) -> Value {
+pub fn node(n: &opb::Node, logs: &dyn Fn(i64) -> Vec<String>) -> Value {
     json!({
         "id": generic_id(n.id),
         "node_id": n.id,
@@ -129,6 +129,19 @@ pub fn pkg_info(p: &ppb::Package) -> Value {
         "md5": p.md5,
         "upgrade_dep_yaml": "",
         "gmt_modify": time(p.created_at_ms),
+    })
+}
+
+/// One line of `GET /api/v1/task/sub_task/{id}/logs`.
+pub fn log_line(l: &opb::SubTaskLog) -> Value {
+    json!({
+        "id": l.id,
+        "sub_task_id": l.sub_task_id,
+        "execute_times": l.execute_times,
+        "log_content": l.content,
+        "is_sync": true,
+        "create_time": time(l.created_at_ms),
+        "update_time": time(l.created_at_ms),
     })
 }
 

@@ -146,6 +146,23 @@ impl Orchestrator {
         }
     }
 
+    /// A node and its DAG.
+    pub async fn node(&self, id: i64) -> Result<(Dag, usize)> {
+        let dag_id = self
+            .engine
+            .repo()
+            .node_dag(id)
+            .await?
+            .ok_or(Error::NodeNotFound(id))?;
+        let dag = self.get(dag_id).await?;
+        let index = dag
+            .nodes
+            .iter()
+            .position(|n| n.id == id)
+            .ok_or(Error::NodeNotFound(id))?;
+        Ok((dag, index))
+    }
+
     /// A sub-task and its DAG.
     pub async fn task(&self, id: i64) -> Result<(Dag, SubTask)> {
         let dag_id = self

@@ -40,8 +40,26 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/upgrade/package",
             post(packages::upload_encrypted).layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            "/api/v1/package",
+            post(packages::upload_plain).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/upgrade/package/info", get(packages::list))
+        .route(
+            "/api/v1/upgrade/package/{id}",
+            axum::routing::delete(packages::delete),
+        )
         .route("/api/v1/ob/upgrade", post(upgrade::upgrade))
         .route("/api/v1/ob/upgrade/check", post(upgrade::check))
+        .route("/api/v1/task/dag/unfinish", get(tasks::unfinished))
+        .route("/api/v1/task/dag/ob/unfinish", get(tasks::unfinished))
+        .route("/api/v1/task/dag/maintain/ob", get(tasks::maintenance))
+        .route(
+            "/api/v1/task/node/{id}",
+            get(tasks::get_node).post(tasks::operate_node),
+        )
+        .route("/api/v1/task/sub_task/{id}", get(tasks::get_sub_task))
+        .route("/api/v1/task/sub_task/{id}/logs", get(tasks::sub_task_logs))
         .route(
             "/api/v1/task/dag/{id}",
             get(tasks::get_dag).post(tasks::operate_dag),

@@ -42,18 +42,26 @@ pub async fn upload_encrypted(
                 )
             })?;
         let plain = crate::security::decrypt_stream(body.into_data_stream(), &auth.keys)?;
-        let package = upload_multipart(&s, multer::Multipart::new(plain, boundary), &meta).await?;
+        let package = upload_form(
+            &s,
+            multer::Multipart::new(plain, boundary),
+            &meta,
+            String::new(),
+        )
+        .await?;
         Ok(Some(dto::upload_pkg_info(&package)))
     }
     .await;
     reply(&meta, result)
 }
 
-/// Streams the `file` field of a multipart body to the package store.
-async fn upload_multipart(
+/// Streams the `file` field of a multipart body to the package store;
+/// `sha256`, when known, is checked by the store.
+async fn upload_form(
     s: &AppState,
     mut form: multer::Multipart<'static>,
     meta: &RequestMeta,
+    sha256: String,
 ) -> Result<pb::Package, Error> {
     while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
         if field.name() != Some("file") {
@@ -64,6 +72,7 @@ async fn upload_multipart(
         let start = pb::UploadRequest {
             kind: Some(pb::upload_request::Kind::Start(pb::UploadStart {
                 file_name,
+                sha256: sha256.clone(),
                 ..Default::default()
             })),
         };
@@ -145,4 +154,157 @@ fn multipart_error(e: multer::Error) -> Error {
         format!("invalid multipart body: {e}"),
     )
     .into()
+}
+
+/// `POST /api/v1/package`: a plain multipart upload whose file SHA-256 comes
+/// RSA-encrypted in `X-OCS-File-SHA256`. Unlike obshell, the caller must
+/// also authenticate with the usual header.
+pub async fn upload_plain(
+    State(s): State<Arc<AppState>>,
+    Extension(meta): Extension<RequestMeta>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        authenticate(&s, &headers, &uri, &meta)?;
+        let sha256 = file_sha256(&s, &headers)?;
+        let boundary = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ct| multer::parse_boundary(ct).ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Request.File.Missing",
+                    "the request is not multipart/form-data",
+                )
+            })?;
+        let form = multer::Multipart::new(body.into_data_stream(), boundary);
+        let package = upload_form(&s, form, &meta, sha256)
+            .await
+            .map_err(|e| match e {
+                Error::Backend(status)
+                    if obup_kit::status::error_code(&status).as_deref()
+                        == Some("Package.Sha256.Mismatch") =>
+                {
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "Security.Authentication.File.Sha256Mismatch",
+                        format!("Unauthorized: {}", status.message()),
+                    )
+                    .with_code(10008)
+                    .into()
+                }
+                other => other,
+            })?;
+        Ok(Some(dto::pkg_info(&package)))
+    }
+    .await;
+    reply(&meta, result)
+}
+
+/// The file's SHA-256 from `X-OCS-File-SHA256` (RSA-encrypted hex).
+fn file_sha256(s: &AppState, headers: &HeaderMap) -> Result<String, Error> {
+    let missing = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Request.Header.NotFound",
+            "X-OCS-File-SHA256 not found in http request header",
+        )
+    };
+    let value = headers
+        .get("x-ocs-file-sha256")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(missing)?;
+    let bad = |why: String| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Security.Authentication.Header.DecryptFailed",
+            format!("Decrypt X-OCS-File-SHA256 failed: {why}"),
+        )
+        .with_code(1)
+    };
+    use base64::Engine;
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|e| bad(e.to_string()))?;
+    let plain = s.security.keys.decrypt_blocks(&ciphertext).map_err(bad)?;
+    let hex = String::from_utf8(plain)
+        .map_err(|e| bad(e.to_string()))?
+        .trim()
+        .to_ascii_lowercase();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad(format!("{hex:?} is not a SHA-256")).into());
+    }
+    Ok(hex)
+}
+
+/// `GET /api/v1/upgrade/package/info`: newest first, one per
+/// name-version-release.arch, as obshell lists them.
+pub async fn list(
+    State(s): State<Arc<AppState>>,
+    Extension(meta): Extension<RequestMeta>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        authenticate(&s, &headers, &uri, &meta)?;
+        let packages = s
+            .packages
+            .clone()
+            .list_packages(pb::ListPackagesRequest::default())
+            .await?
+            .into_inner()
+            .packages;
+        let mut seen = std::collections::HashSet::new();
+        let items = packages
+            .iter()
+            .filter(|p| {
+                seen.insert(format!(
+                    "{}-{}-{}.{}",
+                    p.name, p.version, p.release_distribution, p.architecture
+                ))
+            })
+            .map(dto::pkg_info)
+            .collect();
+        Ok(Some(crate::envelope::contents(items)))
+    }
+    .await;
+    reply(&meta, result)
+}
+
+/// `DELETE /api/v1/upgrade/package/{id}`: no error when it does not exist.
+pub async fn delete(
+    State(s): State<Arc<AppState>>,
+    Extension(meta): Extension<RequestMeta>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let result = async {
+        authenticate(&s, &headers, &uri, &meta)?;
+        let id: i64 = id.parse().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Request.Query.Param.Illegal",
+                format!("pkg_id '{id}' is not an integer"),
+            )
+        })?;
+        if id <= 0 {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Request.Path.Param.Empty",
+                "pkg_id is empty",
+            )
+            .into());
+        }
+        s.packages
+            .clone()
+            .delete_package(pb::DeletePackageRequest { id })
+            .await?;
+        Ok(None)
+    }
+    .await;
+    reply(&meta, result)
 }

@@ -53,30 +53,24 @@ pub async fn get_dag(
     let result = async {
         authenticate(&s, &headers, &uri, &meta)?;
         let (id, details) = (dag_id(&id)?, show_details(&q)?);
-        let mut client = s.orchestrator.clone();
-        let dag = client
+        let dag = s
+            .orchestrator
+            .clone()
             .get_dag(pb::GetDagRequest { id, details })
             .await?
             .into_inner();
-        let mut logs = HashMap::new();
-        if details {
-            for t in dag
-                .nodes
-                .iter()
-                .flat_map(|n| &n.sub_tasks)
-                .filter(|t| t.execute_times > 0)
-            {
-                let lines = client
-                    .get_sub_task_logs(pb::GetSubTaskRequest { id: t.id })
-                    .await?
-                    .into_inner()
-                    .logs
-                    .into_iter()
-                    .map(|l| l.content)
-                    .collect::<Vec<_>>();
-                logs.insert(t.id, lines);
-            }
-        }
+        let logs = if details {
+            logs_of(
+                &s,
+                &dag.nodes
+                    .iter()
+                    .flat_map(|n| &n.sub_tasks)
+                    .collect::<Vec<_>>(),
+            )
+            .await?
+        } else {
+            HashMap::new()
+        };
         Ok(Some(dto::dag(&dag, details, &|task| {
             logs.get(&task).cloned().unwrap_or_default()
         })))
@@ -109,6 +103,201 @@ pub async fn operate_dag(
             .await?;
         // obshell answers an operator with no data.
         Ok(None)
+    }
+    .await;
+    reply(&meta, result)
+}
+
+/// The log lines of each executed sub-task of a DAG.
+async fn logs_of(s: &AppState, tasks: &[&pb::SubTask]) -> Result<HashMap<i64, Vec<String>>, Error> {
+    let mut client = s.orchestrator.clone();
+    let mut out = HashMap::new();
+    for t in tasks.iter().filter(|t| t.execute_times > 0) {
+        let lines = client
+            .get_sub_task_logs(pb::GetSubTaskRequest { id: t.id })
+            .await?
+            .into_inner()
+            .logs
+            .into_iter()
+            .map(|l| l.content)
+            .collect();
+        out.insert(t.id, lines);
+    }
+    Ok(out)
+}
+
+fn object_id(generic: &str) -> Result<i64, Error> {
+    dag_id(generic)
+}
+
+pub async fn get_node(
+    State(s): State<Arc<AppState>>,
+    Extension(meta): Extension<RequestMeta>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        authenticate(&s, &headers, &uri, &meta)?;
+        let id = object_id(&id)?;
+        let details = show_details(&q)?;
+        let found = s
+            .orchestrator
+            .clone()
+            .get_node(pb::GetNodeRequest { id })
+            .await?
+            .into_inner();
+        let node = found.node.unwrap_or_default();
+        let logs = if details {
+            logs_of(&s, &node.sub_tasks.iter().collect::<Vec<_>>()).await?
+        } else {
+            HashMap::new()
+        };
+        // obshell dereferences nil (500) for show_details=false; obup just
+        // leaves the logs out.
+        Ok(Some(dto::node(&node, &|t| {
+            logs.get(&t).cloned().unwrap_or_default()
+        })))
+    }
+    .await;
+    reply(&meta, result)
+}
+
+pub async fn operate_node(
+    State(s): State<Arc<AppState>>,
+    Extension(meta): Extension<RequestMeta>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    let result = async {
+        let auth = authenticate(&s, &headers, &uri, &meta)?;
+        let node_id = object_id(&id)?;
+        let p: OperatorParam = decrypted_json(&auth, body).await?;
+        let operator = p.operator.unwrap_or_default();
+        if !operator.eq_ignore_ascii_case("PASS") {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Task.Node.Operator.NotSupport",
+                format!("Operator '{operator}' is not supported for a node"),
+            )
+            .into());
+        }
+        s.orchestrator
+            .clone()
+            .pass_node(pb::PassNodeRequest { node_id })
+            .await?;
+        Ok(None)
+    }
+    .await;
+    reply(&meta, result)
+}
+
+pub async fn get_sub_task(
+    State(s): State<Arc<AppState>>,
+    Extension(meta): Extension<RequestMeta>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        authenticate(&s, &headers, &uri, &meta)?;
+        let id = object_id(&id)?;
+        let task = s
+            .orchestrator
+            .clone()
+            .get_sub_task(pb::GetSubTaskRequest { id })
+            .await?
+            .into_inner();
+        let logs = logs_of(&s, &[&task]).await?;
+        Ok(Some(dto::sub_task(&task, &|t| {
+            logs.get(&t).cloned().unwrap_or_default()
+        })))
+    }
+    .await;
+    reply(&meta, result)
+}
+
+pub async fn sub_task_logs(
+    State(s): State<Arc<AppState>>,
+    Extension(meta): Extension<RequestMeta>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        authenticate(&s, &headers, &uri, &meta)?;
+        let id = object_id(&id)?;
+        let logs = s
+            .orchestrator
+            .clone()
+            .get_sub_task_logs(pb::GetSubTaskRequest { id })
+            .await?
+            .into_inner();
+        Ok(Some(crate::envelope::contents(
+            logs.logs.iter().map(dto::log_line).collect(),
+        )))
+    }
+    .await;
+    reply(&meta, result)
+}
+
+/// `GET /api/v1/task/dag/unfinish` and `/task/dag/ob/unfinish`.
+pub async fn unfinished(
+    State(s): State<Arc<AppState>>,
+    Extension(meta): Extension<RequestMeta>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        authenticate(&s, &headers, &uri, &meta)?;
+        let dags = s
+            .orchestrator
+            .clone()
+            .list_dags(pb::ListDagsRequest {
+                filter: pb::DagFilter::Unfinished as i32,
+            })
+            .await?
+            .into_inner()
+            .dags;
+        Ok(Some(crate::envelope::contents(
+            dags.iter()
+                .map(|d| dto::dag(d, false, &|_| Vec::new()))
+                .collect(),
+        )))
+    }
+    .await;
+    reply(&meta, result)
+}
+
+/// `GET /api/v1/task/dag/maintain/ob`: the latest maintenance DAG.
+pub async fn maintenance(
+    State(s): State<Arc<AppState>>,
+    Extension(meta): Extension<RequestMeta>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        authenticate(&s, &headers, &uri, &meta)?;
+        let dags = s
+            .orchestrator
+            .clone()
+            .list_dags(pb::ListDagsRequest {
+                filter: pb::DagFilter::Maintenance as i32,
+            })
+            .await?
+            .into_inner()
+            .dags;
+        let dag = dags.first().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "Task.NotFound",
+                "Cluster is not under maintenance",
+            )
+        })?;
+        Ok(Some(dto::dag(dag, false, &|_| Vec::new())))
     }
     .await;
     reply(&meta, result)

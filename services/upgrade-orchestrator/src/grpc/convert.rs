@@ -82,7 +82,7 @@ pub(crate) fn dag(d: &Dag, details: bool) -> pb::Dag {
     }
 }
 
-fn node(n: &Node) -> pb::Node {
+pub(crate) fn node(n: &Node) -> pb::Node {
     pb::Node {
         id: n.id,
         name: n.name.clone(),

@@ -102,6 +102,17 @@ impl UpgradeOrchestrator for Handler {
         Ok(Response::new(convert::dag(&dag, false)))
     }
 
+    async fn get_node(
+        &self,
+        request: Request<pb::GetNodeRequest>,
+    ) -> Result<Response<pb::NodeInDag>, Status> {
+        let (dag, index) = self.orchestrator.node(request.into_inner().id).await?;
+        Ok(Response::new(pb::NodeInDag {
+            dag_id: dag.id,
+            node: Some(convert::node(&dag.nodes[index])),
+        }))
+    }
+
     async fn get_sub_task(
         &self,
         request: Request<pb::GetSubTaskRequest>,
