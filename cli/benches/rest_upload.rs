@@ -1,0 +1,312 @@
+//! Encrypted REST upload through the gateway: `POST /api/v1/upgrade/package`
+//! with the whole multipart body AES-encrypted, as the obshell SDK sends it.
+//!
+//! Starts `obup dev` (release) as its own process, streams a package of
+//! about `OBUP_BENCH_MIB` MiB (default 1024; zstd) through a plain HTTP/1.1
+//! client that encrypts on the fly, `OBUP_BENCH_REPS` times (default 3),
+//! and prints the median MB/s against MD5 + SHA-256 of the same bytes on one
+//! core (measured in the same run), and the server's peak RSS.
+//! Targets: >= 0.6 of the baseline; peak RSS <= 64 MiB.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use aes::cipher::generic_array::GenericArray;
+use aes::cipher::{BlockEncryptMut, KeyIvInit};
+use base64::Engine;
+use md5::{Digest, Md5};
+use obup_rpm_build::{Compression, RpmSpec};
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::{Pkcs1v15Encrypt, RsaPublicKey};
+use sha2::Sha256;
+
+const MIB: u64 = 1 << 20;
+const BOUNDARY: &str = "0123456789abcdef0123456789abcdef";
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> anyhow::Result<()> {
+    let mib: u64 = env_or("OBUP_BENCH_MIB", 1024);
+    let reps: usize = env_or("OBUP_BENCH_REPS", 3);
+    let package = package(mib)?;
+    let size = std::fs::metadata(&package)?.len();
+    eprintln!("{} MiB package at {}", size / MIB, package.display());
+    let mut uploads = Vec::new();
+    let mut hashes = Vec::new();
+    let mut peaks = Vec::new();
+    for rep in 0..reps {
+        hashes.push(hash(&package)?);
+        let data = tempfile::tempdir()?;
+        let server = Server::start(data.path())?;
+        let t = upload(&server.addr, &package)?;
+        let peak = server.peak_rss()?;
+        eprintln!(
+            "  rep {rep}: upload {t:.2}s, hash {:.2}s, peak RSS {} MiB",
+            hashes[rep],
+            peak / MIB
+        );
+        uploads.push(t);
+        peaks.push(peak);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (t_up, t_hash) = (median(&mut uploads), median(&mut hashes));
+    let mbps = |t: f64| size as f64 / 1e6 / t;
+    let peak = *peaks.iter().max().unwrap_or(&0);
+    println!(
+        "\n{:<46} {:>14} {:>18} {:>7} {:>16}",
+        "figure", "value", "in-run baseline", "ratio", "target"
+    );
+    let ratio = mbps(t_up) / mbps(t_hash);
+    println!(
+        "{:<46} {:>9.0} MB/s {:>13.0} MB/s {:>7.2} {:>16} {}",
+        "encrypted REST upload vs MD5+SHA-256",
+        mbps(t_up),
+        mbps(t_hash),
+        ratio,
+        ">= 0.60",
+        if ratio >= 0.6 { "ok" } else { "MISSED" }
+    );
+    let rss = peak as f64 / MIB as f64;
+    println!(
+        "{:<46} {:>10.1} MiB {:>13} MiB {:>7.2} {:>16} {}",
+        "obup dev peak RSS (gateway + services)",
+        rss,
+        size / MIB,
+        rss / 64.0,
+        "<= 64 MiB",
+        if rss <= 64.0 { "ok" } else { "MISSED" }
+    );
+    Ok(())
+}
+
+/// A zstd package of about `mib` MiB (content compresses about 2:1).
+fn package(mib: u64) -> anyhow::Result<PathBuf> {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let dir = Path::new(&target).join("obup-bench");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("rest-{mib}mib-zstd.rpm"));
+    if path.exists() {
+        return Ok(path);
+    }
+    let mut content = vec![0u8; (mib * MIB * 2) as usize];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for (i, block) in content.chunks_mut(4096).enumerate() {
+        if i % 2 == 0 {
+            for b in block.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = (x >> 24) as u8;
+            }
+        } else {
+            block.fill(b'o');
+        }
+    }
+    let bytes = RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7")
+        .compression(Compression::Zstd)
+        .without("/home/admin/oceanbase/bin/observer")
+        .file("/home/admin/oceanbase/bin/observer", content)
+        .build();
+    std::fs::write(&path, bytes)?;
+    Ok(path)
+}
+
+fn hash(path: &Path) -> anyhow::Result<f64> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; MIB as usize];
+    let (mut md5, mut sha) = (Md5::new(), Sha256::new());
+    let t = Instant::now();
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        md5.update(&buf[..n]);
+        sha.update(&buf[..n]);
+    }
+    std::hint::black_box((md5.finalize(), sha.finalize()));
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Uploads like the SDK (whole multipart body encrypted), encrypting as it
+/// sends; returns the seconds until the server answered.
+fn upload(addr: &str, path: &Path) -> anyhow::Result<f64> {
+    let secret: serde_json::Value =
+        serde_json::from_str(&http(addr, "GET /api/v1/secret HTTP/1.1", &[], None)?)?;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["public_key"].as_str().unwrap_or_default())?;
+    let key = RsaPublicKey::from_pkcs1_der(&der)?;
+    let (aes, iv): ([u8; 16], [u8; 16]) = (rand::random(), rand::random());
+    let keys = base64::engine::general_purpose::STANDARD.encode([aes, iv].concat());
+    let uri = "/api/v1/upgrade/package";
+    let header = serde_json::json!({"auth": "", "ts": (chrono::Utc::now().timestamp() + 600).to_string(), "uri": uri, "keys": keys});
+    let plain = header.to_string();
+    let mut sealed = Vec::new();
+    for chunk in plain.as_bytes().chunks(53) {
+        sealed.extend(key.encrypt(&mut rand::rngs::OsRng, Pkcs1v15Encrypt, chunk)?);
+    }
+    let auth = base64::engine::general_purpose::STANDARD.encode(sealed);
+
+    let head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.rpm\"\r\n\r\n"
+    );
+    let tail = format!("\r\n--{BOUNDARY}--\r\n");
+    let plain_len = head.len() as u64 + std::fs::metadata(path)?.len() + tail.len() as u64;
+    let cipher_len = (plain_len / 16 + 1) * 16;
+    let body_len = cipher_len.div_ceil(3) * 4;
+    let t = Instant::now();
+    let response = http(
+        addr,
+        &format!("POST {uri} HTTP/1.1"),
+        &[
+            ("X-OCS-Header", auth.as_str()),
+            (
+                "Content-Type",
+                &format!("multipart/form-data; boundary={BOUNDARY}"),
+            ),
+            ("Content-Length", &body_len.to_string()),
+        ],
+        Some(&mut |out: &mut dyn Write| encrypt_body(out, &head, path, &tail, &aes, &iv)),
+    )?;
+    let elapsed = t.elapsed().as_secs_f64();
+    let json: serde_json::Value = serde_json::from_str(&response)?;
+    anyhow::ensure!(json["successful"] == true, "upload failed: {json}");
+    Ok(elapsed)
+}
+
+/// base64(AES-128-CBC(head + file + tail)), written as produced.
+fn encrypt_body(
+    out: &mut dyn Write,
+    head: &str,
+    path: &Path,
+    tail: &str,
+    key: &[u8; 16],
+    iv: &[u8; 16],
+) -> anyhow::Result<()> {
+    let mut enc = cbc::Encryptor::<aes::Aes128>::new(
+        GenericArray::from_slice(key),
+        GenericArray::from_slice(iv),
+    );
+    let mut file = std::fs::File::open(path)?;
+    let mut pending: Vec<u8> = head.as_bytes().to_vec();
+    let mut carry: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 3 * 16 * 65536];
+    let mut done = false;
+    while !done {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            pending.extend_from_slice(tail.as_bytes());
+            let pad = 16 - pending.len() % 16;
+            pending.extend(std::iter::repeat_n(pad as u8, pad));
+            done = true;
+        } else {
+            pending.extend_from_slice(&buf[..n]);
+        }
+        let whole = pending.len() / 16 * 16;
+        let mut blocks: Vec<u8> = pending.drain(..whole).collect();
+        for b in blocks.chunks_exact_mut(16) {
+            enc.encrypt_block_mut(GenericArray::from_mut_slice(b));
+        }
+        carry.extend_from_slice(&blocks);
+        let usable = if done {
+            carry.len()
+        } else {
+            carry.len() / 3 * 3
+        };
+        let text = base64::engine::general_purpose::STANDARD.encode(&carry[..usable]);
+        out.write_all(text.as_bytes())?;
+        carry.drain(..usable);
+    }
+    Ok(())
+}
+
+type BodyWriter<'a> = &'a mut dyn FnMut(&mut dyn Write) -> anyhow::Result<()>;
+
+/// One HTTP/1.1 request; returns the response body.
+fn http(
+    addr: &str,
+    request_line: &str,
+    headers: &[(&str, &str)],
+    body: Option<BodyWriter<'_>>,
+) -> anyhow::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stream.try_clone()?);
+    write!(
+        out,
+        "{request_line}\r\nHost: {addr}\r\nConnection: close\r\n"
+    )?;
+    for (k, v) in headers {
+        write!(out, "{k}: {v}\r\n")?;
+    }
+    if body.is_none() {
+        write!(out, "Content-Length: 0\r\n")?;
+    }
+    write!(out, "\r\n")?;
+    if let Some(write_body) = body {
+        write_body(&mut out)?;
+    }
+    out.flush()?;
+    drop(out);
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (_, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow::anyhow!("no HTTP body: {response}"))?;
+    Ok(body.to_owned())
+}
+
+/// `obup dev` on a free port, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> anyhow::Result<Self> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_obup"))
+            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped")).read_line(&mut line)?;
+        let addr = line
+            .strip_prefix("obup dev listening on http://")
+            .and_then(|r| r.split_whitespace().next())
+            .ok_or_else(|| anyhow::anyhow!("unexpected first line {line:?}"))?
+            .to_owned();
+        Ok(Self { child, addr })
+    }
+
+    fn peak_rss(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmHWM"))?;
+        Ok(kib * 1024)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
