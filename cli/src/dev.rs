@@ -178,9 +178,11 @@ impl Dev {
             port: addr.port(),
             version: "4.5.0.0-obup".into(),
         };
+        let backend = format!("http://{addr}");
         let gateway = Arc::new(obup_gateway::AppState::new(
             obup_gateway::security::Security::new(keys, passwords),
-            &format!("http://{addr}"),
+            &backend,
+            &backend,
             identity,
         )?);
         Ok(Self {

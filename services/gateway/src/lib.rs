@@ -41,25 +41,33 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Clients that connect on first use to the services at `backend`.
+    /// Clients that connect on first use to the package store at
+    /// `packages_url` and the orchestrator at `orchestrator_url` (the same
+    /// URL when both run in one process, as in `obup dev`).
     pub fn new(
         security: security::Security,
-        backend: &str,
+        packages_url: &str,
+        orchestrator_url: &str,
         identity: Identity,
     ) -> Result<Self, Error> {
-        let channel = Channel::from_shared(backend.to_owned())
-            .map_err(|e| Error::Config(format!("invalid backend URL {backend:?}: {e}")))?
-            .connect_lazy();
         Ok(Self {
             security,
-            packages: PackageStoreClient::new(channel.clone())
+            packages: PackageStoreClient::new(lazy_channel(packages_url)?)
                 .max_encoding_message_size(8 << 20)
                 .max_decoding_message_size(8 << 20),
-            orchestrator: UpgradeOrchestratorClient::new(channel)
+            orchestrator: UpgradeOrchestratorClient::new(lazy_channel(orchestrator_url)?)
                 .max_encoding_message_size(8 << 20)
                 .max_decoding_message_size(64 << 20),
             identity,
             started_at_ms: chrono::Utc::now().timestamp_millis(),
         })
     }
+}
+
+/// A channel that connects on first use, so the gateway can start before
+/// the services it fronts.
+fn lazy_channel(url: &str) -> Result<Channel, Error> {
+    Ok(Channel::from_shared(url.to_owned())
+        .map_err(|e| Error::Config(format!("invalid backend URL {url:?}: {e}")))?
+        .connect_lazy())
 }

@@ -38,7 +38,15 @@ fn app(agent_password: Option<&str>) -> Router {
         port: 2886,
         version: "4.5.0.0-obup".into(),
     };
-    let state = Arc::new(AppState::new(security, "http://127.0.0.1:9", identity).unwrap());
+    let state = Arc::new(
+        AppState::new(
+            security,
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+            identity,
+        )
+        .unwrap(),
+    );
     routes::router(state).fallback(routes::fallback)
 }
 

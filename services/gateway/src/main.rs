@@ -1,0 +1,51 @@
+//! `obup-gateway`: the REST gateway on its own, in front of the package
+//! store and the orchestrator, configured by env:
+//!
+//! - `OBUP_LISTEN` (default `127.0.0.1:2888`)
+//! - `OBUP_PACKAGE_STORE_URL` (default `http://127.0.0.1:2886`)
+//! - `OBUP_ORCHESTRATOR_URL` (default `http://127.0.0.1:2887`)
+//! - `OBUP_DATA_DIR` (default `./obup-data`): where the RSA key is kept
+//! - `OBUP_ROOT_PASSWORD` (default empty), `OBUP_AGENT_PASSWORD` (unset)
+//! - `OBUP_RSA_BITS` (1024 or 2048, default 1024; used when the key is made)
+
+use std::io::Write;
+use std::sync::Arc;
+
+use obup_gateway::security::{Keys, Passwords, Security};
+use obup_gateway::{AppState, Identity, routes};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    obup_kit::telemetry::init("info");
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let listen = env("OBUP_LISTEN").unwrap_or_else(|| "127.0.0.1:2888".into());
+    let data_dir =
+        std::path::PathBuf::from(env("OBUP_DATA_DIR").unwrap_or_else(|| "./obup-data".into()));
+    let bits = match env("OBUP_RSA_BITS").as_deref() {
+        None | Some("1024") => 1024,
+        Some("2048") => 2048,
+        Some(other) => anyhow::bail!("OBUP_RSA_BITS must be 1024 or 2048, got {other:?}"),
+    };
+    let keys = Keys::load_or_create(&data_dir.join("gateway/rsa_key.der"), bits)?;
+    let passwords = Passwords {
+        root: env("OBUP_ROOT_PASSWORD").unwrap_or_default(),
+        agent: env("OBUP_AGENT_PASSWORD"),
+    };
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(
+        Security::new(keys, passwords),
+        &env("OBUP_PACKAGE_STORE_URL").unwrap_or_else(|| "http://127.0.0.1:2886".into()),
+        &env("OBUP_ORCHESTRATOR_URL").unwrap_or_else(|| "http://127.0.0.1:2887".into()),
+        Identity {
+            ip: addr.ip().to_string(),
+            port: addr.port(),
+            version: "4.5.0.0-obup".into(),
+        },
+    )?;
+    let router = routes::router(Arc::new(state)).fallback(routes::fallback);
+    // Scripts wait for this line; a closed stdout must not stop the server.
+    let _ = writeln!(std::io::stdout(), "obup-gateway listening on http://{addr}");
+    obup_kit::grpc::serve(listener, router, obup_kit::shutdown::signal()).await?;
+    Ok(())
+}
