@@ -14,9 +14,11 @@ pub mod envelope;
 mod error;
 pub mod routes;
 pub mod security;
+mod trace;
 
 use obup_proto::pb::orchestrator::v1::upgrade_orchestrator_client::UpgradeOrchestratorClient;
 use obup_proto::pb::packagestore::v1::package_store_client::PackageStoreClient;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub use error::Error;
@@ -30,12 +32,15 @@ pub struct Identity {
     pub version: String,
 }
 
+/// A channel to a service whose calls carry the request's trace id.
+pub type Backend = InterceptedService<Channel, trace::Interceptor>;
+
 /// Shared by every handler.
 #[derive(Debug)]
 pub struct AppState {
     pub security: security::Security,
-    pub packages: PackageStoreClient<Channel>,
-    pub orchestrator: UpgradeOrchestratorClient<Channel>,
+    pub packages: PackageStoreClient<Backend>,
+    pub orchestrator: UpgradeOrchestratorClient<Backend>,
     pub identity: Identity,
     pub started_at_ms: i64,
 }
@@ -52,12 +57,18 @@ impl AppState {
     ) -> Result<Self, Error> {
         Ok(Self {
             security,
-            packages: PackageStoreClient::new(lazy_channel(packages_url)?)
-                .max_encoding_message_size(8 << 20)
-                .max_decoding_message_size(8 << 20),
-            orchestrator: UpgradeOrchestratorClient::new(lazy_channel(orchestrator_url)?)
-                .max_encoding_message_size(8 << 20)
-                .max_decoding_message_size(64 << 20),
+            packages: PackageStoreClient::with_interceptor(
+                lazy_channel(packages_url)?,
+                trace::propagate as trace::Interceptor,
+            )
+            .max_encoding_message_size(8 << 20)
+            .max_decoding_message_size(8 << 20),
+            orchestrator: UpgradeOrchestratorClient::with_interceptor(
+                lazy_channel(orchestrator_url)?,
+                trace::propagate as trace::Interceptor,
+            )
+            .max_encoding_message_size(8 << 20)
+            .max_decoding_message_size(64 << 20),
             identity,
             started_at_ms: chrono::Utc::now().timestamp_millis(),
         })

@@ -26,6 +26,11 @@ fn key() -> Keys {
 }
 
 fn app(agent_password: Option<&str>) -> Router {
+    app_on(agent_password, "http://127.0.0.1:9")
+}
+
+/// The gateway in front of the services at `backend`.
+fn app_on(agent_password: Option<&str>, backend: &str) -> Router {
     let security = Security::new(
         key(),
         Passwords {
@@ -38,15 +43,7 @@ fn app(agent_password: Option<&str>) -> Router {
         port: 2886,
         version: "4.5.0.0-obup".into(),
     };
-    let state = Arc::new(
-        AppState::new(
-            security,
-            "http://127.0.0.1:9",
-            "http://127.0.0.1:9",
-            identity,
-        )
-        .unwrap(),
-    );
+    let state = Arc::new(AppState::new(security, backend, backend, identity).unwrap());
     routes::router(state).fallback(routes::fallback)
 }
 
@@ -336,4 +333,71 @@ async fn framework_errors_are_envelopes_too() {
         (s, body["error"]["errCode"].as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, Some("Request.Body.TooLarge"))
     );
+}
+
+/// Log lines of this test binary, for the trace-id test.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_trace_id_reaches_the_service_and_its_logs() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    // A real package store behind the gateway, as in production.
+    let dir = tempfile::tempdir().unwrap();
+    let config = obup_package_store::Config::embedded(dir.path()).unwrap();
+    let store = obup_package_store::startup::Application::build(config, "127.0.0.1:0")
+        .await
+        .unwrap();
+    let backend = format!("http://{}", store.local_addr());
+    let server = tokio::spawn(store.run_until_stopped(std::future::pending()));
+    let app = app_on(None, &backend);
+
+    let uri = "/api/v1/upgrade/package/info";
+    let sent = Request::get(uri)
+        .header("X-OCS-Header", header(PASSWORD, now(), uri))
+        .header("X-OBSHELL-Trace-ID", "trace-7f3a")
+        .body(Body::empty())
+        .unwrap();
+    let (s, json) = call(&app, sent).await;
+    assert_eq!(
+        (s, &json["traceId"]),
+        (StatusCode::OK, &json!("trace-7f3a"))
+    );
+    // Without the header the gateway makes one up, and that one travels.
+    let unsent = Request::get(uri)
+        .header("X-OCS-Header", header(PASSWORD, now(), uri))
+        .body(Body::empty())
+        .unwrap();
+    let (_, json) = call(&app, unsent).await;
+    let generated = json["traceId"].as_str().unwrap().to_owned();
+    server.abort();
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for id in ["trace-7f3a", generated.as_str()] {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.contains(&format!("trace_id={id}"))
+                    && l.contains("ListPackages")
+                    && l.contains("handled")
+            })
+            .unwrap_or_else(|| panic!("no package-store log line with trace id {id} in:\n{text}"));
+        assert!(line.contains("grpc_status=0"), "{line}");
+    }
 }

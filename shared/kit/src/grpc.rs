@@ -51,6 +51,49 @@ pub async fn router(
         .add_service(v1)
         .add_service(v1alpha)
         .into_axum_router()
+        .layer(axum::middleware::from_fn(traced))
+}
+
+/// Metadata key of the caller's trace id (the gateway forwards the REST
+/// request's `X-OBSHELL-Trace-ID` under the same name).
+pub const TRACE_HEADER: &str = "x-obshell-trace-id";
+
+/// Runs each call in a span carrying the caller's trace id, so every log
+/// line a request causes names it, and logs the call's outcome: at info for
+/// traced calls (what an operator follows), at debug for the rest (health
+/// probes would drown the log).
+async fn traced(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let trace_id = request
+        .headers()
+        .get(TRACE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map(str::to_owned);
+    let method = request.uri().path().to_owned();
+    let span = tracing::info_span!("grpc", trace_id = %trace_id.as_deref().unwrap_or(""), %method);
+    let started = std::time::Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    // Errors of unary calls travel in the headers; streams report theirs in
+    // trailers, which the handler's own log lines cover.
+    let code = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_owned();
+    let elapsed_ms = started.elapsed().as_millis();
+    span.in_scope(|| {
+        if trace_id.is_some() {
+            tracing::info!(grpc_status = %code, elapsed_ms, "handled");
+        } else {
+            tracing::debug!(grpc_status = %code, elapsed_ms, "handled");
+        }
+    });
+    response
 }
 
 /// Per-stream HTTP/2 receive window. It must hold several upload messages

@@ -22,6 +22,7 @@ use axum::routing::{get, post};
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::envelope::{self, ApiError, RequestMeta};
 use crate::security::AuthHeader;
@@ -109,9 +110,12 @@ async fn envelope_everything(mut request: Request, next: Next) -> Response {
     let meta = stamp(request.headers());
     request.extensions_mut().insert(meta.clone());
     let span = tracing::info_span!("rest", trace_id = %meta.trace_id, method = %request.method(), path = %request.uri().path());
-    let response = std::panic::AssertUnwindSafe(next.run(request))
-        .catch_unwind()
-        .await;
+    let response = std::panic::AssertUnwindSafe(crate::trace::scope(
+        meta.trace_id.clone(),
+        next.run(request).instrument(span.clone()),
+    ))
+    .catch_unwind()
+    .await;
     let _enter = span.enter();
     let response = match response {
         Ok(r) => r,

@@ -82,7 +82,7 @@ async fn upload_form(
         let mut client = s.packages.clone();
         let mut request = tonic::Request::new(ReceiverStream::new(rx));
         if let Ok(v) = meta.trace_id.parse() {
-            request.metadata_mut().insert("x-obshell-trace-id", v);
+            request.metadata_mut().insert(crate::trace::HEADER, v);
         }
         let call = tokio::spawn(async move { client.upload(request).await });
         let mut offset = 0u64;
