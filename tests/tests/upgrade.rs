@@ -18,6 +18,8 @@ const TARGET_RELEASE: &str = "100000202024123117.el7";
 const TARGET_BUILD: &str = "4.3.5.0-100000202024123117";
 
 struct App {
+    /// `http://host:port` of the dev server (gRPC and REST).
+    url: String,
     orchestrator: UpgradeOrchestratorClient<Channel>,
     store: PackageStoreClient<Channel>,
     data: tempfile::TempDir,
@@ -35,8 +37,13 @@ async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
     tokio::spawn(dev.serve(async {
         let _ = stopped.await;
     }));
-    let channel = Channel::from_shared(url).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     App {
+        url,
         orchestrator: UpgradeOrchestratorClient::new(channel.clone()),
         store: PackageStoreClient::new(channel),
         data,
@@ -816,4 +823,111 @@ async fn watch_dags_streams_every_dag() {
             break;
         }
     }
+}
+
+/// One REST GET with the SDK's authentication, over HTTP/1.0 so that the
+/// body (an event stream included) ends when the server closes. Returns the
+/// status code and the body.
+async fn rest_get(url: &str, target: &str, extra: &[(&str, &str)]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let exchange = |request: String| async move {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        tcp.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, body.to_owned())
+    };
+    let (_, secret) = exchange("GET /api/v1/secret HTTP/1.0\r\n\r\n".into()).await;
+    let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
+    let header = obup_gateway::security::sdk_header(
+        secret["data"]["public_key"].as_str().unwrap(),
+        "",
+        target,
+        &[7u8; 32],
+    )
+    .unwrap();
+    let mut request = format!("GET {target} HTTP/1.0\r\nX-OCS-Header: {header}\r\n");
+    for (k, v) in extra {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    exchange(request).await
+}
+
+/// `(id, event name, data)` of each event of a server-sent event stream.
+fn sse_events(body: &str) -> Vec<(i64, String, serde_json::Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            Some((
+                field("id:")?.trim().parse().unwrap(),
+                field("event:")?.trim().to_owned(),
+                serde_json::from_str(field("data:")?.trim()).unwrap(),
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn rest_event_stream_follows_a_dag_and_resumes_after_last_event_id() {
+    let mut app = start(|_| {}).await;
+    app.upload_target().await;
+    let dag = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    let grpc = app.watch(dag.id, 0).await;
+    assert_eq!(last_dag_state(&grpc).as_deref(), Some("SUCCEED"));
+
+    // A fresh stream opens with the whole DAG as of the latest event.
+    let seqs: Vec<i64> = grpc.iter().map(|e| e.seq).collect();
+    let last = *seqs.last().unwrap();
+    let target = format!("/api/v1/task/dag/1{}/events", dag.id);
+    let (status, body) = rest_get(&app.url, &target, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let events = sse_events(&body);
+    assert_eq!(events.len(), 1, "{body}");
+    assert_eq!((events[0].0, events[0].1.as_str()), (last, "snapshot"));
+    assert_eq!(events[0].2["id"], format!("1{}", dag.id));
+    assert_eq!(events[0].2["state"], "SUCCEED");
+    assert_eq!(events[0].2["nodes"].as_array().unwrap().len(), 30);
+
+    // A reconnect with Last-Event-ID gets exactly what WatchDag had after
+    // it: every change, logs included, up to the DAG's success.
+    let middle = seqs[seqs.len() / 2];
+    let (_, body) = rest_get(&app.url, &target, &[("Last-Event-ID", &middle.to_string())]).await;
+    let resumed = sse_events(&body);
+    let ids: Vec<i64> = resumed.iter().map(|e| e.0).collect();
+    assert_eq!(ids, seqs[seqs.len() / 2 + 1..].to_vec());
+    assert!(
+        resumed
+            .iter()
+            .any(|e| e.1 == "log" && e.2["content"].is_string())
+    );
+    let last_dag = resumed.iter().rev().find(|e| e.1 == "dag").unwrap();
+    assert_eq!(last_dag.2["state"], "SUCCEED");
+
+    // Errors before the stream starts are envelopes.
+    let (status, body) = rest_get(&app.url, "/api/v1/task/dag/199999/events", &[]).await;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (status, json["status"].as_u64()),
+        (404, Some(404)),
+        "{body}"
+    );
+    let (status, body) = rest_get(&app.url, &target, &[("Last-Event-ID", "x")]).await;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 400);
+    assert_eq!(json["error"]["errCode"], "Request.Header.Param.Illegal");
 }

@@ -5,6 +5,7 @@
 //! envelope — axum's own 404/405/413, a panic — into one.
 
 mod agent;
+mod events;
 mod packages;
 mod tasks;
 mod upgrade;
@@ -65,6 +66,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/task/dag/{id}",
             get(tasks::get_dag).post(tasks::operate_dag),
         )
+        .route("/api/v1/task/dag/{id}/events", get(events::dag_events))
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .layer(middleware::from_fn(envelope_everything))
         .with_state(state)

@@ -15,7 +15,7 @@ use super::{authenticate, decrypted_json, reply};
 use crate::envelope::{ApiError, RequestMeta};
 use crate::{AppState, Error, dto};
 
-fn dag_id(generic: &str) -> Result<i64, Error> {
+pub(super) fn dag_id(generic: &str) -> Result<i64, Error> {
     dto::parse_generic_id(generic).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -26,17 +26,22 @@ fn dag_id(generic: &str) -> Result<i64, Error> {
     })
 }
 
-/// `show_details` as Go's `strconv.ParseBool` reads it (the SDK sends
-/// `True`); default true.
+/// `show_details` (default true).
 fn show_details(q: &HashMap<String, String>) -> Result<bool, Error> {
-    match q.get("show_details").map(String::as_str) {
-        None | Some("") => Ok(true),
+    flag(q, "show_details", true)
+}
+
+/// A boolean query parameter as Go's `strconv.ParseBool` reads it (the SDK
+/// sends `True`).
+pub(super) fn flag(q: &HashMap<String, String>, name: &str, default: bool) -> Result<bool, Error> {
+    match q.get(name).map(String::as_str) {
+        None | Some("") => Ok(default),
         Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
         Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
         Some(other) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "Request.Query.Param.Illegal",
-            format!("show_details '{other}' is not a boolean"),
+            format!("{name} '{other}' is not a boolean"),
         )
         .into()),
     }

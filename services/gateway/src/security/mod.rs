@@ -2,12 +2,14 @@
 //! each request and carries the AES key its body is encrypted with.
 
 mod body;
+mod client;
 mod header;
 mod keys;
 
 use axum::http::{HeaderMap, StatusCode};
 
 pub use body::{decrypt, decrypt_stream, encrypt};
+pub use client::sdk_header;
 pub use header::{AGENT_HEADER, AuthHeader, OB_HEADER, Passwords, ReplayGuard};
 pub use keys::Keys;
 
