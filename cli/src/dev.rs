@@ -273,11 +273,56 @@ fn quickstart(addr: SocketAddr, args: &DevArgs) -> String {
          \x20 obup upgrade start{server} {target} --watch\n\
          \x20 obup dag ls{server}\n\
          \n\
+         the same with the obshell SDK (pip install obshell==0.0.9):\n\
+         \x20 from obshell import ClientV1\n\
+         \x20 from obshell.auth.password import PasswordAuth\n\
+         \x20 c = ClientV1(\"{ip}\", {port}, PasswordAuth({password}))\n\
+         \x20 c.upload_pkg(\"oceanbase-ce-{sdk_target}.el7.x86_64.rpm\")\n\
+         \x20 dag = c.upgrade_ob({sdk_args}, \"ROLLING\")\n\
+         \x20 c.wait_dag_succeed(dag.generic_id)\n\
+         \n\
+         over REST: curl -s http://{addr}/api/v1/info\n\
          over gRPC: grpcurl -plaintext {addr} list",
+        ip = addr.ip(),
+        port = addr.port(),
+        // Never print the password itself.
+        password = if args.root_password.is_empty() {
+            "\"\""
+        } else {
+            "\"<root password>\""
+        },
+        sdk_target = format!(
+            "{}-{}",
+            crate::demo::VERSION,
+            crate::demo::RELEASE.trim_end_matches(".el7")
+        ),
+        sdk_args = format!("\"{}\", \"{}\"", crate::demo::VERSION, crate::demo::RELEASE),
         data = args.data_dir.display(),
         edition = args.sim_edition,
         zones = args.sim_zones,
         per = args.sim_servers_per_zone,
         version = args.sim_version,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quickstart_shows_the_sdk_and_curl_but_never_the_password() {
+        let mut args = DevArgs::for_data_dir("/tmp/d".into());
+        args.root_password = "S3cret!".into();
+        let text = quickstart("127.0.0.1:2999".parse().unwrap(), &args);
+        assert!(text.starts_with("obup dev listening on http://127.0.0.1:2999 "));
+        assert!(text.contains("obup upgrade start --server http://127.0.0.1:2999 "));
+        assert!(text.contains(r#"ClientV1("127.0.0.1", 2999, PasswordAuth("<root password>"))"#));
+        assert!(text.contains("curl -s http://127.0.0.1:2999/api/v1/info"));
+        assert!(!text.contains("S3cret!"));
+        // On the default address no --server is needed.
+        args.root_password.clear();
+        let text = quickstart("127.0.0.1:2886".parse().unwrap(), &args);
+        assert!(!text.contains("--server"));
+        assert!(text.contains(r#"PasswordAuth("")"#));
+    }
 }
