@@ -263,6 +263,12 @@ fn quickstart(addr: SocketAddr, args: &DevArgs) -> String {
         crate::demo::VERSION,
         crate::demo::RELEASE
     );
+    let sdk_target = format!(
+        "{}-{}",
+        crate::demo::VERSION,
+        crate::demo::RELEASE.trim_end_matches(".el7")
+    );
+    let sdk_args = format!("\"{}\", \"{}\"", crate::demo::VERSION, crate::demo::RELEASE);
     format!(
         "obup dev listening on http://{addr} (data in {data})\n\
          simulated {edition} cluster: {zones} zones x {per} server(s), {version}\n\
@@ -291,12 +297,6 @@ fn quickstart(addr: SocketAddr, args: &DevArgs) -> String {
         } else {
             "\"<root password>\""
         },
-        sdk_target = format!(
-            "{}-{}",
-            crate::demo::VERSION,
-            crate::demo::RELEASE.trim_end_matches(".el7")
-        ),
-        sdk_args = format!("\"{}\", \"{}\"", crate::demo::VERSION, crate::demo::RELEASE),
         data = args.data_dir.display(),
         edition = args.sim_edition,
         zones = args.sim_zones,

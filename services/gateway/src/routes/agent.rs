@@ -28,6 +28,8 @@ pub async fn info(
         "isObproxyAgent": false,
         "security": s.security.passwords.agent.is_some(),
         "supportedAuth": ["v2"],
+        // Not in supportedAuth: SDK 0.0.9 fails on an entry it does not know.
+        "obupSupportedAuth": [crate::security::GCM_SCHEME],
     });
     reply(&meta, Ok(Some(data)))
 }

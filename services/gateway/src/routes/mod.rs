@@ -201,7 +201,7 @@ pub(crate) async fn decrypted_json<T: DeserializeOwned>(
     let plain = if bytes.is_empty() {
         b"{}".to_vec()
     } else {
-        crate::security::decrypt(&bytes, &auth.keys)?
+        auth.decrypt_body(&bytes)?
     };
     let plain = if plain.iter().all(u8::is_ascii_whitespace) {
         b"{}".to_vec()

@@ -16,6 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{authenticate, reply};
 use crate::envelope::{ApiError, RequestMeta};
+use crate::security::Scheme;
 use crate::{AppState, Error, dto};
 
 /// Bytes per gRPC message to the package store.
@@ -30,6 +31,17 @@ pub async fn upload_encrypted(
 ) -> Response {
     let result = async {
         let auth = authenticate(&s, &headers, &uri, &meta)?;
+        if auth.scheme == Scheme::Gcm {
+            // One GCM tag over a 1 GiB body could only be checked after all
+            // of it had been passed on; the plain upload route is the one
+            // for obup-gcm1 clients (its SHA-256 protects the bytes).
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Request.Body.Decrypt.Unsupported",
+                "obup-gcm1 does not encrypt uploads: send the package to POST /api/v1/package with X-OCS-File-SHA256",
+            )
+            .into());
+        }
         let boundary = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -167,8 +179,8 @@ pub async fn upload_plain(
     body: Body,
 ) -> Response {
     let result = async {
-        authenticate(&s, &headers, &uri, &meta)?;
-        let sha256 = file_sha256(&s, &headers)?;
+        let auth = authenticate(&s, &headers, &uri, &meta)?;
+        let sha256 = file_sha256(&s, &headers, auth.scheme)?;
         let boundary = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -204,8 +216,9 @@ pub async fn upload_plain(
     reply(&meta, result)
 }
 
-/// The file's SHA-256 from `X-OCS-File-SHA256` (RSA-encrypted hex).
-fn file_sha256(s: &AppState, headers: &HeaderMap) -> Result<String, Error> {
+/// The file's SHA-256 from `X-OCS-File-SHA256` (hex, RSA-encrypted with
+/// the padding of the request's scheme).
+fn file_sha256(s: &AppState, headers: &HeaderMap, scheme: Scheme) -> Result<String, Error> {
     let missing = || {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -229,7 +242,11 @@ fn file_sha256(s: &AppState, headers: &HeaderMap) -> Result<String, Error> {
     let ciphertext = base64::engine::general_purpose::STANDARD
         .decode(value.trim())
         .map_err(|e| bad(e.to_string()))?;
-    let plain = s.security.keys.decrypt_blocks(&ciphertext).map_err(bad)?;
+    let plain = match scheme {
+        Scheme::V2 => s.security.keys.decrypt_blocks(&ciphertext),
+        Scheme::Gcm => s.security.keys.decrypt_blocks_oaep(&ciphertext),
+    }
+    .map_err(bad)?;
     let hex = String::from_utf8(plain)
         .map_err(|e| bad(e.to_string()))?
         .trim()

@@ -29,6 +29,27 @@ pub struct AuthHeader {
     pub keys: Vec<u8>,
     /// Which header carried it: the agent password or root@sys's applies.
     pub agent: bool,
+    /// How the header was sealed, and so how the body is.
+    pub scheme: Scheme,
+}
+
+/// The authentication schemes the gateway takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// obshell's: RSA PKCS#1 v1.5 header, AES-128-CBC body.
+    V2,
+    /// obup's: RSA-OAEP header, AES-256-GCM body bound to the request.
+    Gcm,
+}
+
+impl AuthHeader {
+    /// Decrypts a whole request body sealed with this header's key.
+    pub fn decrypt_body(&self, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+        match self.scheme {
+            Scheme::V2 => super::body::decrypt(body, &self.keys),
+            Scheme::Gcm => super::gcm::decrypt(body, &self.keys, &self.uri),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -72,11 +93,20 @@ fn unauthorized(err_code: &str, message: &str) -> ApiError {
 }
 
 /// Decrypts a header value.
-pub fn decrypt(keys: &Keys, value: &str, agent: bool) -> Result<AuthHeader, ApiError> {
+pub fn decrypt(
+    keys: &Keys,
+    value: &str,
+    agent: bool,
+    scheme: Scheme,
+) -> Result<AuthHeader, ApiError> {
     let ciphertext = base64::engine::general_purpose::STANDARD
         .decode(value.trim())
         .map_err(|e| decrypt_failed(format!("invalid base64: {e}")))?;
-    let plain = keys.decrypt_blocks(&ciphertext).map_err(decrypt_failed)?;
+    let plain = match scheme {
+        Scheme::V2 => keys.decrypt_blocks(&ciphertext),
+        Scheme::Gcm => keys.decrypt_blocks_oaep(&ciphertext),
+    }
+    .map_err(decrypt_failed)?;
     let raw: Raw =
         serde_json::from_slice(&plain).map_err(|e| decrypt_failed(format!("invalid JSON: {e}")))?;
     let aes = base64::engine::general_purpose::STANDARD
@@ -92,6 +122,7 @@ pub fn decrypt(keys: &Keys, value: &str, agent: bool) -> Result<AuthHeader, ApiE
         uri: raw.uri,
         keys: aes,
         agent,
+        scheme,
     })
 }
 

@@ -69,6 +69,21 @@ impl Keys {
     /// Decrypts concatenated PKCS#1 v1.5 blocks of `block_size` bytes each
     /// (clients may cut the plaintext into any chunk size).
     pub fn decrypt_blocks(&self, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+        self.decrypt_each(ciphertext, |key, block| key.decrypt(Pkcs1v15Encrypt, block))
+    }
+
+    /// The same with RSA-OAEP (SHA-256) blocks, for `obup-gcm1`.
+    pub fn decrypt_blocks_oaep(&self, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+        self.decrypt_each(ciphertext, |key, block| {
+            key.decrypt(rsa::Oaep::new::<sha2::Sha256>(), block)
+        })
+    }
+
+    fn decrypt_each(
+        &self,
+        ciphertext: &[u8],
+        decrypt: impl Fn(&RsaPrivateKey, &[u8]) -> rsa::Result<Vec<u8>>,
+    ) -> Result<Vec<u8>, String> {
         let k = self.block_size();
         if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(k) {
             return Err(format!(
@@ -78,10 +93,7 @@ impl Keys {
         }
         let mut out = Vec::with_capacity(ciphertext.len());
         for block in ciphertext.chunks(k) {
-            let plain = self
-                .private
-                .decrypt(Pkcs1v15Encrypt, block)
-                .map_err(|e| e.to_string())?;
+            let plain = decrypt(&self.private, block).map_err(|e| e.to_string())?;
             out.extend_from_slice(&plain);
         }
         Ok(out)

@@ -3,14 +3,16 @@
 
 mod body;
 mod client;
+mod gcm;
 mod header;
 mod keys;
 
 use axum::http::{HeaderMap, StatusCode};
 
 pub use body::{decrypt, decrypt_stream, encrypt};
-pub use client::sdk_header;
-pub use header::{AGENT_HEADER, AuthHeader, OB_HEADER, Passwords, ReplayGuard};
+pub use client::{gcm_header, sdk_header};
+pub use gcm::{SCHEME as GCM_SCHEME, encrypt as gcm_encrypt};
+pub use header::{AGENT_HEADER, AuthHeader, OB_HEADER, Passwords, ReplayGuard, Scheme};
 pub use keys::Keys;
 
 use crate::envelope::{ApiError, RequestMeta};
@@ -40,16 +42,22 @@ impl Security {
         target: &str,
         meta: &RequestMeta,
     ) -> Result<AuthHeader, ApiError> {
-        let (value, agent) = match (headers.get(AGENT_HEADER), headers.get(OB_HEADER)) {
-            (Some(v), _) => (v, true),
-            (None, Some(v)) => (v, false),
-            (None, None) => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Request.Header.NotFound",
-                    "X-OCS-Agent-Header or X-OCS-Header not found in http request header",
-                ));
-            }
+        // In order of precedence, as obshell looks at the agent header first.
+        let carriers = [
+            (AGENT_HEADER, true, Scheme::V2),
+            (OB_HEADER, false, Scheme::V2),
+            (gcm::AGENT_HEADER, true, Scheme::Gcm),
+            (gcm::HEADER, false, Scheme::Gcm),
+        ];
+        let Some((value, agent, scheme)) = carriers
+            .iter()
+            .find_map(|(name, agent, scheme)| Some((headers.get(*name)?, *agent, *scheme)))
+        else {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Request.Header.NotFound",
+                "X-OCS-Agent-Header or X-OCS-Header not found in http request header",
+            ));
         };
         let value = value.to_str().map_err(|_| {
             ApiError::new(
@@ -59,7 +67,7 @@ impl Security {
             )
             .with_code(1)
         })?;
-        let h = header::decrypt(&self.keys, value, agent)?;
+        let h = header::decrypt(&self.keys, value, agent, scheme)?;
         header::verify(
             &h,
             value,
