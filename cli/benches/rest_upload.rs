@@ -1,12 +1,16 @@
 //! Encrypted REST upload through the gateway: `POST /api/v1/upgrade/package`
 //! with the whole multipart body AES-encrypted, as the obshell SDK sends it.
 //!
-//! Starts `obup dev` (release) as its own process, streams a package of
+//! Starts the production shape, `obup-package-store` and `obup-gateway`
+//! (release) as their own processes, streams a package of
 //! about `OBUP_BENCH_MIB` MiB (default 1024; zstd) through a plain HTTP/1.1
 //! client that encrypts on the fly, `OBUP_BENCH_REPS` times (default 3),
 //! and prints the median MB/s against MD5 + SHA-256 of the same bytes on one
-//! core (measured in the same run), and the server's peak RSS.
-//! Targets: >= 0.6 of the baseline; peak RSS <= 64 MiB.
+//! core (measured in the same run), and each process's peak RSS.
+//! Targets: >= 0.6 of the baseline; gateway peak RSS <= 64 MiB.
+//!
+//! Needs the service binaries beside `obup`: `cargo build --release --workspace --bins`
+//! first (the README's bench command does both).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -19,8 +23,6 @@ use aes::cipher::{BlockEncryptMut, KeyIvInit};
 use base64::Engine;
 use md5::{Digest, Md5};
 use obup_rpm_build::{Compression, RpmSpec};
-use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::{Pkcs1v15Encrypt, RsaPublicKey};
 use sha2::Sha256;
 
 const MIB: u64 = 1 << 20;
@@ -45,13 +47,27 @@ fn main() -> anyhow::Result<()> {
     for rep in 0..reps {
         hashes.push(hash(&package)?);
         let data = tempfile::tempdir()?;
-        let server = Server::start(data.path())?;
-        let t = upload(&server.addr, &package)?;
-        let peak = server.peak_rss()?;
+        let store = Proc::start(
+            "obup-package-store",
+            &[("OBUP_DATA_DIR", data.path().join("store").into())],
+        )?;
+        let store_url = format!("http://{}", store.addr);
+        let gateway = Proc::start(
+            "obup-gateway",
+            &[
+                ("OBUP_DATA_DIR", data.path().join("gateway").into()),
+                ("OBUP_PACKAGE_STORE_URL", store_url.clone().into()),
+                // Not asked during uploads.
+                ("OBUP_ORCHESTRATOR_URL", store_url.into()),
+            ],
+        )?;
+        let t = upload(&gateway.addr, &package)?;
+        let peak = (gateway.peak_rss()?, store.peak_rss()?);
         eprintln!(
-            "  rep {rep}: upload {t:.2}s, hash {:.2}s, peak RSS {} MiB",
+            "  rep {rep}: upload {t:.2}s, hash {:.2}s, peak RSS gateway {} MiB, package store {} MiB",
             hashes[rep],
-            peak / MIB
+            peak.0 / MIB,
+            peak.1 / MIB
         );
         uploads.push(t);
         peaks.push(peak);
@@ -62,7 +78,8 @@ fn main() -> anyhow::Result<()> {
     };
     let (t_up, t_hash) = (median(&mut uploads), median(&mut hashes));
     let mbps = |t: f64| size as f64 / 1e6 / t;
-    let peak = *peaks.iter().max().unwrap_or(&0);
+    let gateway_peak = peaks.iter().map(|p| p.0).max().unwrap_or(0);
+    let store_peak = peaks.iter().map(|p| p.1).max().unwrap_or(0);
     println!(
         "\n{:<46} {:>14} {:>18} {:>7} {:>16}",
         "figure", "value", "in-run baseline", "ratio", "target"
@@ -77,15 +94,23 @@ fn main() -> anyhow::Result<()> {
         ">= 0.60",
         if ratio >= 0.6 { "ok" } else { "MISSED" }
     );
-    let rss = peak as f64 / MIB as f64;
+    let rss = gateway_peak as f64 / MIB as f64;
     println!(
         "{:<46} {:>10.1} MiB {:>13} MiB {:>7.2} {:>16} {}",
-        "obup dev peak RSS (gateway + services)",
+        "gateway peak RSS (obup-gateway)",
         rss,
         size / MIB,
         rss / 64.0,
         "<= 64 MiB",
         if rss <= 64.0 { "ok" } else { "MISSED" }
+    );
+    println!(
+        "{:<46} {:>10.1} MiB {:>13} MiB {:>7} {:>16}",
+        "package store peak RSS (obup-package-store)",
+        store_peak as f64 / MIB as f64,
+        size / MIB,
+        "-",
+        "-"
     );
     Ok(())
 }
@@ -145,19 +170,15 @@ fn hash(path: &Path) -> anyhow::Result<f64> {
 fn upload(addr: &str, path: &Path) -> anyhow::Result<f64> {
     let secret: serde_json::Value =
         serde_json::from_str(&http(addr, "GET /api/v1/secret HTTP/1.1", &[], None)?)?;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(secret["data"]["public_key"].as_str().unwrap_or_default())?;
-    let key = RsaPublicKey::from_pkcs1_der(&der)?;
     let (aes, iv): ([u8; 16], [u8; 16]) = (rand::random(), rand::random());
-    let keys = base64::engine::general_purpose::STANDARD.encode([aes, iv].concat());
     let uri = "/api/v1/upgrade/package";
-    let header = serde_json::json!({"auth": "", "ts": (chrono::Utc::now().timestamp() + 600).to_string(), "uri": uri, "keys": keys});
-    let plain = header.to_string();
-    let mut sealed = Vec::new();
-    for chunk in plain.as_bytes().chunks(53) {
-        sealed.extend(key.encrypt(&mut rand::rngs::OsRng, Pkcs1v15Encrypt, chunk)?);
-    }
-    let auth = base64::engine::general_purpose::STANDARD.encode(sealed);
+    let auth = obup_gateway::security::sdk_header(
+        secret["data"]["public_key"].as_str().unwrap_or_default(),
+        "",
+        uri,
+        &[aes, iv].concat(),
+    )
+    .map_err(anyhow::Error::msg)?;
 
     let head = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.rpm\"\r\n\r\n"
@@ -267,27 +288,35 @@ fn http(
     Ok(body.to_owned())
 }
 
-/// `obup dev` on a free port, killed when dropped.
-struct Server {
+/// One of obup's service binaries on a free port, killed when dropped.
+struct Proc {
     child: Child,
     addr: String,
 }
 
-impl Server {
-    fn start(data: &Path) -> anyhow::Result<Self> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_obup"))
-            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
+impl Proc {
+    /// Starts `bin` (beside `obup` in the target dir) with `env` and waits
+    /// for its "listening on" line.
+    fn start(bin: &str, env: &[(&str, std::ffi::OsString)]) -> anyhow::Result<Self> {
+        let path = Path::new(env!("CARGO_BIN_EXE_obup")).with_file_name(bin);
+        anyhow::ensure!(
+            path.exists(),
+            "{} is missing: run `cargo build --release --workspace --bins` first",
+            path.display()
+        );
+        let mut child = Command::new(&path)
+            .env("OBUP_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout is piped")).read_line(&mut line)?;
         let addr = line
-            .strip_prefix("obup dev listening on http://")
+            .strip_prefix(&format!("{bin} listening on http://"))
             .and_then(|r| r.split_whitespace().next())
-            .ok_or_else(|| anyhow::anyhow!("unexpected first line {line:?}"))?
+            .ok_or_else(|| anyhow::anyhow!("unexpected first line of {bin}: {line:?}"))?
             .to_owned();
         Ok(Self { child, addr })
     }
@@ -304,7 +333,7 @@ impl Server {
     }
 }
 
-impl Drop for Server {
+impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
