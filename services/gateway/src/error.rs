@@ -74,12 +74,26 @@ impl Error {
     pub fn to_api(&self) -> ApiError {
         match self {
             Self::Api(e) => e.clone(),
-            Self::Backend(s) => {
-                let err_code =
-                    obup_kit::status::error_code(s).unwrap_or_else(|| "Common.Unexpected".into());
-                let status = obshell_status(&err_code).unwrap_or_else(|| http_status(s.code()));
-                ApiError::new(status, &err_code, s.message())
-            }
+            Self::Backend(s) => match obup_kit::status::error_code(s) {
+                Some(err_code) => {
+                    let status = obshell_status(&err_code).unwrap_or_else(|| http_status(s.code()));
+                    ApiError::new(status, &err_code, s.message())
+                }
+                // No code: the service was never reached (connection
+                // refused, timed out) or failed outside its own errors.
+                None => {
+                    let (err_code, what) = match s.code() {
+                        Code::Unavailable => ("Common.BackendUnavailable", "unreachable"),
+                        Code::DeadlineExceeded => ("Common.BackendTimeout", "too slow to answer"),
+                        _ => ("Common.Unexpected", "failed"),
+                    };
+                    ApiError::new(
+                        http_status(s.code()),
+                        err_code,
+                        format!("a backend service is {what}: {}", s.message()),
+                    )
+                }
+            },
             Self::Config(_) | Self::Io(_) => {
                 tracing::error!(error = %self, "internal error");
                 ApiError::new(
