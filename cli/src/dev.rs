@@ -165,25 +165,18 @@ impl Dev {
             startup::start_simulated(&database, &data_dir, &args.sim(), packages, engine, stopped)
                 .await
                 .context("starting the orchestrator")?;
-        let keys = obup_gateway::security::Keys::load_or_create(
-            &data_dir.join("gateway/rsa_key.der"),
-            args.rsa_bits,
-        )?;
         let passwords = obup_gateway::security::Passwords {
             root: args.root_password.clone(),
             agent: args.agent_password.clone(),
         };
-        let identity = obup_gateway::Identity {
-            ip: addr.ip().to_string(),
-            port: addr.port(),
-            version: "4.5.0.0-obup".into(),
-        };
         let backend = format!("http://{addr}");
-        let gateway = Arc::new(obup_gateway::AppState::new(
-            obup_gateway::security::Security::new(keys, passwords),
+        let gateway = Arc::new(obup_gateway::AppState::open(
+            &data_dir,
+            args.rsa_bits,
+            passwords,
+            addr,
             &backend,
             &backend,
-            identity,
         )?);
         Ok(Self {
             listener,

@@ -45,7 +45,36 @@ pub struct AppState {
     pub started_at_ms: i64,
 }
 
+/// The agent version the gateway reports (v2 authentication needs an
+/// obshell of 4.2.3.0 or later).
+pub const AGENT_VERSION: &str = "4.5.0.0-obup";
+
 impl AppState {
+    /// The gateway as deployed: its RSA key kept under `data_dir` (made
+    /// with `rsa_bits` bits on first start), answering as `addr`, in front
+    /// of the package store and the orchestrator at their URLs.
+    pub fn open(
+        data_dir: &std::path::Path,
+        rsa_bits: usize,
+        passwords: security::Passwords,
+        addr: std::net::SocketAddr,
+        packages_url: &str,
+        orchestrator_url: &str,
+    ) -> Result<Self, Error> {
+        let keys = security::Keys::load_or_create(&data_dir.join("gateway/rsa_key.der"), rsa_bits)?;
+        let identity = Identity {
+            ip: addr.ip().to_string(),
+            port: addr.port(),
+            version: AGENT_VERSION.into(),
+        };
+        Self::new(
+            security::Security::new(keys, passwords),
+            packages_url,
+            orchestrator_url,
+            identity,
+        )
+    }
+
     /// Clients that connect on first use to the package store at
     /// `packages_url` and the orchestrator at `orchestrator_url` (the same
     /// URL when both run in one process, as in `obup dev`).

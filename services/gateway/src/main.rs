@@ -11,8 +11,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use obup_gateway::security::{Keys, Passwords, Security};
-use obup_gateway::{AppState, Identity, routes};
+use obup_gateway::security::Passwords;
+use obup_gateway::{AppState, routes};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -26,22 +26,19 @@ async fn main() -> anyhow::Result<()> {
         Some("2048") => 2048,
         Some(other) => anyhow::bail!("OBUP_RSA_BITS must be 1024 or 2048, got {other:?}"),
     };
-    let keys = Keys::load_or_create(&data_dir.join("gateway/rsa_key.der"), bits)?;
     let passwords = Passwords {
         root: env("OBUP_ROOT_PASSWORD").unwrap_or_default(),
         agent: env("OBUP_AGENT_PASSWORD"),
     };
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(
-        Security::new(keys, passwords),
+    let state = AppState::open(
+        &data_dir,
+        bits,
+        passwords,
+        addr,
         &env("OBUP_PACKAGE_STORE_URL").unwrap_or_else(|| "http://127.0.0.1:2886".into()),
         &env("OBUP_ORCHESTRATOR_URL").unwrap_or_else(|| "http://127.0.0.1:2887".into()),
-        Identity {
-            ip: addr.ip().to_string(),
-            port: addr.port(),
-            version: "4.5.0.0-obup".into(),
-        },
     )?;
     let router = routes::router(Arc::new(state)).fallback(routes::fallback);
     // Scripts wait for this line; a closed stdout must not stop the server.

@@ -41,7 +41,7 @@ fn app_on(agent_password: Option<&str>, backend: &str) -> Router {
     let identity = Identity {
         ip: "127.0.0.1".into(),
         port: 2886,
-        version: "4.5.0.0-obup".into(),
+        version: obup_gateway::AGENT_VERSION.into(),
     };
     let state = Arc::new(AppState::new(security, backend, backend, identity).unwrap());
     routes::router(state).fallback(routes::fallback)
