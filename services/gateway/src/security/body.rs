@@ -5,7 +5,9 @@
 //! blocks are carried over between chunks; the last block is held back to
 //! strip its padding), so a 1 GiB upload never sits in memory.
 
+use aes::cipher::consts::U16;
 use aes::cipher::generic_array::GenericArray;
+use aes::cipher::inout::InOutBuf;
 use aes::cipher::{BlockDecryptMut, KeyIvInit};
 use axum::http::StatusCode;
 use base64::Engine;
@@ -41,15 +43,17 @@ pub fn decrypt(body: &[u8], keys: &[u8]) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
-/// Incremental base64 + CBC decryption.
+/// Incremental base64 + CBC decryption, without copying the plaintext:
+/// bytes are decoded into `buf`, decrypted in place and split off.
 struct StreamDecryptor {
     cipher: Decryptor,
     /// base64 characters not yet forming a 4-character group.
     b64: Vec<u8>,
-    /// Ciphertext bytes not yet forming a block.
-    pending: BytesMut,
-    /// The last decrypted block, held back until we know it is the last.
-    held: Option<[u8; 16]>,
+    /// When `held`, first the newest decrypted block, held back until we
+    /// know whether it is the last (padded) one; then ciphertext bytes not
+    /// yet forming a block.
+    buf: BytesMut,
+    held: bool,
 }
 
 impl StreamDecryptor {
@@ -57,76 +61,119 @@ impl StreamDecryptor {
         Ok(Self {
             cipher: cipher(keys)?,
             b64: Vec::new(),
-            pending: BytesMut::new(),
-            held: None,
+            buf: BytesMut::new(),
+            held: false,
         })
     }
 
+    fn base64_error(e: impl std::fmt::Display) -> ApiError {
+        invalid(
+            "Request.Body.Decrypt.Base64.Invalid",
+            format!("the body is not base64: {e}"),
+        )
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Result<Bytes, ApiError> {
-        self.b64
-            .extend(chunk.iter().copied().filter(|b| !b.is_ascii_whitespace()));
-        // Only whole 4-character groups decode; the rest waits for more.
-        let usable = self.b64.len() / 4 * 4;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(&self.b64[..usable])
-            .map_err(|e| {
-                invalid(
-                    "Request.Body.Decrypt.Base64.Invalid",
-                    format!("the body is not base64: {e}"),
-                )
-            })?;
-        self.b64.drain(..usable);
-        self.pending.extend_from_slice(&decoded);
-        let blocks = self.pending.len() / 16;
-        let mut out = BytesMut::with_capacity(blocks * 16);
-        for block in self.pending.split_to(blocks * 16).chunks_exact(16) {
-            let mut b = GenericArray::clone_from_slice(block);
-            self.cipher.decrypt_block_mut(&mut b);
-            if let Some(prev) = self.held.replace(b.into()) {
-                out.extend_from_slice(&prev);
+        // Decoded straight from the chunk when no partial group is waiting
+        // (the usual case: a copy of every byte saved).
+        let rest = if self.b64.is_empty() {
+            let used = Self::decode_groups(&mut self.buf, chunk);
+            match used {
+                Ok(used) => &chunk[used..],
+                Err(_) => {
+                    self.b64.extend_from_slice(chunk);
+                    self.decode_waiting()?;
+                    &[]
+                }
+            }
+        } else {
+            self.b64.extend_from_slice(chunk);
+            self.decode_waiting()?;
+            &[]
+        };
+        self.b64.extend_from_slice(rest);
+        let start = if self.held { 16 } else { 0 };
+        let end = start + (self.buf.len() - start) / 16 * 16;
+        if end == start {
+            return Ok(Bytes::new());
+        }
+        // All whole blocks at once: CBC decryption runs several blocks in
+        // parallel through AES-NI, one at a time it cannot.
+        let (blocks, _) = InOutBuf::from(&mut self.buf[start..end]).into_chunks::<U16>();
+        self.cipher.decrypt_blocks_inout_mut(blocks);
+        self.held = true;
+        // Out goes everything decrypted but the newest block.
+        Ok(self.buf.split_to(end - 16).freeze())
+    }
+
+    /// Decodes the whole 4-character groups of `input` onto `buf`;
+    /// returns how many characters were used. `buf` is unchanged on error.
+    fn decode_groups(buf: &mut BytesMut, input: &[u8]) -> Result<usize, ApiError> {
+        let usable = input.len() / 4 * 4;
+        let old = buf.len();
+        buf.resize(old + base64::decoded_len_estimate(usable), 0);
+        match base64::engine::general_purpose::STANDARD
+            .decode_slice(&input[..usable], &mut buf[old..])
+        {
+            Ok(n) => {
+                buf.truncate(old + n);
+                Ok(usable)
+            }
+            Err(e) => {
+                buf.truncate(old);
+                Err(Self::base64_error(e))
             }
         }
-        Ok(out.freeze())
+    }
+
+    /// Decodes what waits in `b64`. The SDK sends no whitespace; anyone
+    /// else's line breaks are dropped, looked for only when decoding fails
+    /// (a scan of every byte costs as much as the decoding).
+    fn decode_waiting(&mut self) -> Result<(), ApiError> {
+        let used = match Self::decode_groups(&mut self.buf, &self.b64) {
+            Ok(used) => used,
+            Err(_) if self.b64.iter().any(u8::is_ascii_whitespace) => {
+                self.b64.retain(|b| !b.is_ascii_whitespace());
+                Self::decode_groups(&mut self.buf, &self.b64)?
+            }
+            Err(e) => return Err(e),
+        };
+        self.b64.drain(..used);
+        Ok(())
     }
 
     fn finish(mut self) -> Result<Bytes, ApiError> {
+        self.b64.retain(|b| !b.is_ascii_whitespace());
         if !self.b64.is_empty() {
-            let tail = std::mem::take(&mut self.b64);
-            self.b64 = Vec::new();
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(&tail)
-                .map_err(|e| {
-                    invalid(
-                        "Request.Body.Decrypt.Base64.Invalid",
-                        format!("the body is not base64: {e}"),
-                    )
-                })?;
-            self.pending.extend_from_slice(&decoded);
-            let rest = self.push(&[])?;
-            if !rest.is_empty() {
-                return Err(invalid(
-                    "Request.Body.Decrypt.AES.ContentLength.Invalid",
-                    "trailing data",
-                ));
-            }
+            // Standard base64 is whole, padded 4-character groups.
+            return Err(Self::base64_error(format!(
+                "{} characters after the last whole group",
+                self.b64.len()
+            )));
         }
-        if !self.pending.is_empty() {
+        let start = if self.held { 16 } else { 0 };
+        if self.buf.len() != start {
             return Err(invalid(
                 "Request.Body.Decrypt.AES.ContentLength.Invalid",
                 "the ciphertext is not a multiple of 16 bytes",
             ));
         }
-        let Some(last) = self.held else {
+        if !self.held {
             return Ok(Bytes::new());
-        };
-        let pad = usize::from(last[15]);
-        if pad == 0 || pad > 16 || last[16 - pad..].iter().any(|&b| usize::from(b) != pad) {
+        }
+        let pad = usize::from(self.buf[15]);
+        if pad == 0
+            || pad > 16
+            || self.buf[16 - pad..16]
+                .iter()
+                .any(|&b| usize::from(b) != pad)
+        {
             return Err(invalid(
                 "Request.Body.Decrypt.AES.Padding.Invalid",
                 "invalid PKCS#7 padding",
             ));
         }
-        Ok(Bytes::copy_from_slice(&last[..16 - pad]))
+        Ok(self.buf.split_to(16 - pad).freeze())
     }
 }
 
@@ -202,6 +249,27 @@ mod tests {
                 out.extend_from_slice(&d.finish().unwrap());
                 assert_eq!(out, plain, "len {len} chunk {chunk}");
             }
+        }
+    }
+
+    #[test]
+    fn line_wrapped_base64_decodes_in_any_chunking() {
+        let plain: Vec<u8> = (0..10_000u32).map(|i| (i * 13 % 251) as u8).collect();
+        let body = encrypt(&plain, &KEYS);
+        // MIME-style 76-character lines, and a trailing newline.
+        let mut wrapped = Vec::new();
+        for line in body.as_bytes().chunks(76) {
+            wrapped.extend_from_slice(line);
+            wrapped.extend_from_slice(b"\r\n");
+        }
+        for chunk in [1, 5, 77, 4096, wrapped.len()] {
+            let mut d = StreamDecryptor::new(&KEYS).unwrap();
+            let mut out = Vec::new();
+            for c in wrapped.chunks(chunk) {
+                out.extend_from_slice(&d.push(c).unwrap());
+            }
+            out.extend_from_slice(&d.finish().unwrap());
+            assert_eq!(out, plain, "chunk {chunk}");
         }
     }
 
