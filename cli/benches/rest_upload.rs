@@ -12,56 +12,45 @@
 //! Needs the service binaries beside `obup`: `cargo build --release --workspace --bins`
 //! first (the README's bench command does both).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Instant;
 
 use aes::cipher::generic_array::GenericArray;
 use aes::cipher::{BlockEncryptMut, KeyIvInit};
 use base64::Engine;
-use md5::{Digest, Md5};
-use obup_rpm_build::{Compression, RpmSpec};
-use sha2::Sha256;
-
-const MIB: u64 = 1 << 20;
+use obup_test_support::Compression;
+use obup_test_support::bench::{MIB, ServiceProcess, env_or, hash_seconds, median, package};
 const BOUNDARY: &str = "0123456789abcdef0123456789abcdef";
-
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> anyhow::Result<()> {
     let mib: u64 = env_or("OBUP_BENCH_MIB", 1024);
     let reps: usize = env_or("OBUP_BENCH_REPS", 3);
-    let package = package(mib)?;
+    let package = package(Compression::Zstd, mib)?;
     let size = std::fs::metadata(&package)?.len();
     eprintln!("{} MiB package at {}", size / MIB, package.display());
     let mut uploads = Vec::new();
     let mut hashes = Vec::new();
     let mut peaks = Vec::new();
     for rep in 0..reps {
-        hashes.push(hash(&package)?);
+        hashes.push(hash_seconds(&package)?);
         let data = tempfile::tempdir()?;
-        let store = Proc::start(
-            "obup-package-store",
+        let store = ServiceProcess::start(
+            &beside_obup("obup-package-store"),
             &[("OBUP_DATA_DIR", data.path().join("store").into())],
         )?;
-        let store_url = format!("http://{}", store.addr);
-        let gateway = Proc::start(
-            "obup-gateway",
+        let gateway = ServiceProcess::start(
+            &beside_obup("obup-gateway"),
             &[
                 ("OBUP_DATA_DIR", data.path().join("gateway").into()),
-                ("OBUP_PACKAGE_STORE_URL", store_url.clone().into()),
+                ("OBUP_PACKAGE_STORE_URL", store.url.clone().into()),
                 // Not asked during uploads.
-                ("OBUP_ORCHESTRATOR_URL", store_url.into()),
+                ("OBUP_ORCHESTRATOR_URL", store.url.clone().into()),
             ],
         )?;
-        let t = upload(&gateway.addr, &package)?;
+        let addr = gateway.url.trim_start_matches("http://");
+        let t = upload(addr, &package)?;
         let peak = (gateway.peak_rss()?, store.peak_rss()?);
         eprintln!(
             "  rep {rep}: upload {t:.2}s, hash {:.2}s, peak RSS gateway {} MiB, package store {} MiB",
@@ -72,11 +61,7 @@ fn main() -> anyhow::Result<()> {
         uploads.push(t);
         peaks.push(peak);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (t_up, t_hash) = (median(&mut uploads), median(&mut hashes));
+    let (t_up, t_hash) = (median(&uploads), median(&hashes));
     let mbps = |t: f64| size as f64 / 1e6 / t;
     let gateway_peak = peaks.iter().map(|p| p.0).max().unwrap_or(0);
     let store_peak = peaks.iter().map(|p| p.1).max().unwrap_or(0);
@@ -115,54 +100,9 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A zstd package of about `mib` MiB (content compresses about 2:1).
-fn package(mib: u64) -> anyhow::Result<PathBuf> {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
-    let dir = Path::new(&target).join("obup-bench");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("rest-{mib}mib-zstd.rpm"));
-    if path.exists() {
-        return Ok(path);
-    }
-    let mut content = vec![0u8; (mib * MIB * 2) as usize];
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    for (i, block) in content.chunks_mut(4096).enumerate() {
-        if i % 2 == 0 {
-            for b in block.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = (x >> 24) as u8;
-            }
-        } else {
-            block.fill(b'o');
-        }
-    }
-    let bytes = RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7")
-        .compression(Compression::Zstd)
-        .without("/home/admin/oceanbase/bin/observer")
-        .file("/home/admin/oceanbase/bin/observer", content)
-        .build();
-    std::fs::write(&path, bytes)?;
-    Ok(path)
-}
-
-fn hash(path: &Path) -> anyhow::Result<f64> {
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; MIB as usize];
-    let (mut md5, mut sha) = (Md5::new(), Sha256::new());
-    let t = Instant::now();
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        md5.update(&buf[..n]);
-        sha.update(&buf[..n]);
-    }
-    std::hint::black_box((md5.finalize(), sha.finalize()));
-    Ok(t.elapsed().as_secs_f64())
+/// A service binary of the workspace, in the same target dir as `obup`.
+fn beside_obup(bin: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_obup")).with_file_name(bin)
 }
 
 /// Uploads like the SDK (whole multipart body encrypted), encrypting as it
@@ -286,56 +226,4 @@ fn http(
         .split_once("\r\n\r\n")
         .ok_or_else(|| anyhow::anyhow!("no HTTP body: {response}"))?;
     Ok(body.to_owned())
-}
-
-/// One of obup's service binaries on a free port, killed when dropped.
-struct Proc {
-    child: Child,
-    addr: String,
-}
-
-impl Proc {
-    /// Starts `bin` (beside `obup` in the target dir) with `env` and waits
-    /// for its "listening on" line.
-    fn start(bin: &str, env: &[(&str, std::ffi::OsString)]) -> anyhow::Result<Self> {
-        let path = Path::new(env!("CARGO_BIN_EXE_obup")).with_file_name(bin);
-        anyhow::ensure!(
-            path.exists(),
-            "{} is missing: run `cargo build --release --workspace --bins` first",
-            path.display()
-        );
-        let mut child = Command::new(&path)
-            .env("OBUP_LISTEN", "127.0.0.1:0")
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped")).read_line(&mut line)?;
-        let addr = line
-            .strip_prefix(&format!("{bin} listening on http://"))
-            .and_then(|r| r.split_whitespace().next())
-            .ok_or_else(|| anyhow::anyhow!("unexpected first line of {bin}: {line:?}"))?
-            .to_owned();
-        Ok(Self { child, addr })
-    }
-
-    fn peak_rss(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("no VmHWM"))?;
-        Ok(kib * 1024)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -11,24 +11,20 @@
 //! Targets: zstd/gzip upload >= 0.8 x hashing; xz upload time <= 1.25 x the
 //! slower of hashing and `xz -dc`; server peak RSS <= 64 MiB.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::BufReader;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use md5::Md5;
 use obup_proto::pb::packagestore::v1 as pb;
-use obup_test_support::{Compression, RpmSpec};
+use obup_test_support::Compression;
+use obup_test_support::bench::{MIB, ServiceProcess, env_or, hash_seconds, median, package};
 use pb::package_store_client::PackageStoreClient;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
-
-const MIB: u64 = 1 << 20;
 
 fn main() -> anyhow::Result<()> {
     let mib: u64 = env_or("OBUP_BENCH_MIB", 1024);
     let reps: usize = env_or("OBUP_BENCH_REPS", 3);
-    let cache = cache_dir()?;
     let rt = tokio::runtime::Runtime::new()?;
     let mut rows = Vec::new();
     for (c, name) in [
@@ -36,7 +32,7 @@ fn main() -> anyhow::Result<()> {
         (Compression::Gzip, "gzip"),
         (Compression::Xz, "xz"),
     ] {
-        let path = package(&cache, c, name, mib)?;
+        let path = package(c, mib)?;
         let size = std::fs::metadata(&path)?.len();
         eprintln!("{name}: {} MiB package at {}", size / MIB, path.display());
         let mut hash = Vec::new();
@@ -44,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         let mut upload = Vec::new();
         let mut rss = Vec::new();
         for rep in 0..reps {
-            hash.push(hash_file(&path)?);
+            hash.push(hash_seconds(&path)?);
             if c == Compression::Xz {
                 xz.push(xz_dc(&path)?);
             }
@@ -113,87 +109,6 @@ fn row(
     format!("{figure:<42} {value:>20} {baseline:>30} {ratio:>7.2} {target:>18} {verdict}")
 }
 
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn cache_dir() -> anyhow::Result<PathBuf> {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
-    let dir = Path::new(&target).join("obup-bench");
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
-/// A package of about `mib` MiB whose content compresses about 2:1, like a
-/// real observer binary does with fast settings.
-fn package(cache: &Path, c: Compression, name: &str, mib: u64) -> anyhow::Result<PathBuf> {
-    let path = cache.join(format!("oceanbase-ce-{mib}mib-{name}.rpm"));
-    if path.exists() {
-        return Ok(path);
-    }
-    eprintln!("building {}", path.display());
-    let raw = mib * MIB * 2
-        - if c == Compression::Xz {
-            mib * MIB / 8
-        } else {
-            0
-        };
-    let mut content = vec![0u8; raw as usize];
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let text = b"oceanbase observer log replay tablet ls_id=1001 tenant_id=1002 ";
-    for (i, block) in content.chunks_mut(4096).enumerate() {
-        if i % 2 == 0 {
-            for b in block.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = (x >> 24) as u8;
-            }
-        } else {
-            for (j, b) in block.iter_mut().enumerate() {
-                *b = text[(j + i) % text.len()];
-            }
-        }
-    }
-    let bytes = RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7")
-        .compression(c)
-        .without("/home/admin/oceanbase/bin/observer")
-        .file("/home/admin/oceanbase/bin/observer", content)
-        .build();
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
-}
-
-/// Seconds to MD5 and SHA-256 the file on one core.
-fn hash_file(path: &Path) -> anyhow::Result<f64> {
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; MIB as usize];
-    let (mut md5, mut sha) = (Md5::new(), Sha256::new());
-    let start = Instant::now();
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        md5.update(&buf[..n]);
-        sha.update(&buf[..n]);
-    }
-    std::hint::black_box((md5.finalize(), sha.finalize()));
-    Ok(start.elapsed().as_secs_f64())
-}
-
 /// Seconds for `xz -dc` to decompress the package's payload.
 fn xz_dc(path: &Path) -> anyhow::Result<f64> {
     let mut f = std::fs::File::open(path)?;
@@ -216,7 +131,10 @@ fn xz_dc(path: &Path) -> anyhow::Result<f64> {
 /// Starts a fresh server, uploads the file, returns (seconds, peak RSS bytes).
 async fn upload_once(path: &Path) -> anyhow::Result<(f64, u64)> {
     let data = tempfile::tempdir()?;
-    let server = Server::start(data.path())?;
+    let server = ServiceProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_obup-package-store")),
+        &[("OBUP_DATA_DIR", data.path().into())],
+    )?;
     let mut client = PackageStoreClient::connect(server.url.clone()).await?;
     let size = std::fs::metadata(path)?.len();
     let start = pb::UploadRequest {
@@ -262,51 +180,4 @@ async fn upload_once(path: &Path) -> anyhow::Result<(f64, u64)> {
     );
     let peak = server.peak_rss()?;
     Ok((elapsed, peak))
-}
-
-/// The `obup-package-store` binary on a free port, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(data: &Path) -> anyhow::Result<Self> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_obup-package-store"))
-            .env("OBUP_DATA_DIR", data)
-            .env("OBUP_LISTEN", "127.0.0.1:0")
-            .env(
-                "RUST_LOG",
-                std::env::var("OBUP_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped")).read_line(&mut line)?;
-        let url = line
-            .trim()
-            .strip_prefix("obup-package-store listening on ")
-            .ok_or_else(|| anyhow::anyhow!("unexpected first line {line:?}"))?
-            .to_owned();
-        Ok(Self { child, url })
-    }
-
-    /// VmHWM: the resident set's high-water mark.
-    fn peak_rss(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc status"))?;
-        Ok(kib * 1024)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

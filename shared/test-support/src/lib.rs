@@ -6,7 +6,9 @@
 //! - `rpm_fixture`: RPM packages, normal and hostile (re-exported).
 //! - `s3`: an in-process S3 server.
 //! - `pg`: a fresh PostgreSQL database per test.
+//! - `bench`: what the benchmarks share (package, baseline, processes).
 
+pub mod bench;
 pub mod pg;
 pub mod s3;
 

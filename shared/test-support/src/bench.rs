@@ -1,0 +1,168 @@
+//! What obup's benchmarks share: environment knobs, medians, the cached
+//! package they upload, the hashing baseline, and service binaries run as
+//! their own processes with their peak memory read from /proc.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+use crate::{Compression, RpmSpec};
+
+pub const MIB: u64 = 1 << 20;
+
+/// `key` parsed from the environment, or `default`.
+pub fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Where generated packages are kept between runs: `obup-bench` in the
+/// target dir.
+fn cache_dir() -> anyhow::Result<PathBuf> {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
+    let dir = Path::new(&target).join("obup-bench");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// An oceanbase-ce package of about `mib` MiB with a `c` payload whose
+/// content compresses about 2:1, like a real observer binary does with fast
+/// settings. Built once and cached.
+pub fn package(c: Compression, mib: u64) -> anyhow::Result<PathBuf> {
+    let name = match c {
+        Compression::Zstd => "zstd",
+        Compression::Gzip => "gzip",
+        Compression::Xz => "xz",
+        other => anyhow::bail!("no benchmark package with {other:?}"),
+    };
+    let path = cache_dir()?.join(format!("oceanbase-ce-{mib}mib-{name}.rpm"));
+    if path.exists() {
+        return Ok(path);
+    }
+    eprintln!("building {}", path.display());
+    // xz compresses this content a little better: a little less of it.
+    let raw = mib * MIB * 2
+        - if c == Compression::Xz {
+            mib * MIB / 8
+        } else {
+            0
+        };
+    let mut content = vec![0u8; raw as usize];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let text = b"oceanbase observer log replay tablet ls_id=1001 tenant_id=1002 ";
+    for (i, block) in content.chunks_mut(4096).enumerate() {
+        if i % 2 == 0 {
+            for b in block.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = (x >> 24) as u8;
+            }
+        } else {
+            for (j, b) in block.iter_mut().enumerate() {
+                *b = text[(j + i) % text.len()];
+            }
+        }
+    }
+    let bytes = RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7")
+        .compression(c)
+        .without("/home/admin/oceanbase/bin/observer")
+        .file("/home/admin/oceanbase/bin/observer", content)
+        .build();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// The baseline: seconds to MD5 and SHA-256 the file on one core.
+pub fn hash_seconds(path: &Path) -> anyhow::Result<f64> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; MIB as usize];
+    let (mut md5, mut sha) = (Md5::new(), Sha256::new());
+    let start = Instant::now();
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        md5.update(&buf[..n]);
+        sha.update(&buf[..n]);
+    }
+    std::hint::black_box((md5.finalize(), sha.finalize()));
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// One of obup's service binaries as its own process on a free port,
+/// killed when dropped.
+#[derive(Debug)]
+pub struct ServiceProcess {
+    child: Child,
+    /// `http://host:port`.
+    pub url: String,
+}
+
+impl ServiceProcess {
+    /// Starts the binary at `path` with `OBUP_LISTEN=127.0.0.1:0` and `env`,
+    /// and waits for its first line, `<name> listening on <url>`. Logs at
+    /// `OBUP_BENCH_LOG` (default `warn`) go to stderr.
+    pub fn start(path: &Path, env: &[(&str, OsString)]) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            path.exists(),
+            "{} is missing: run `cargo build --release --workspace --bins` first",
+            path.display()
+        );
+        let mut child = Command::new(path)
+            .env("OBUP_LISTEN", "127.0.0.1:0")
+            .env(
+                "RUST_LOG",
+                std::env::var("OBUP_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped")).read_line(&mut line)?;
+        let url = line
+            .split_once(" listening on ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .ok_or_else(|| {
+                anyhow::anyhow!("unexpected first line of {}: {line:?}", path.display())
+            })?
+            .to_owned();
+        Ok(Self { child, url })
+    }
+
+    /// VmHWM: the resident set's high-water mark, in bytes.
+    pub fn peak_rss(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc status"))?;
+        Ok(kib * 1024)
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
