@@ -249,6 +249,19 @@ pub async fn sub_task_logs(
     reply(&meta, result)
 }
 
+/// The DAGs `filter` selects.
+async fn list_dags(s: &AppState, filter: pb::DagFilter) -> Result<Vec<pb::Dag>, Error> {
+    let request = pb::ListDagsRequest {
+        filter: filter as i32,
+    };
+    Ok(s.orchestrator
+        .clone()
+        .list_dags(request)
+        .await?
+        .into_inner()
+        .dags)
+}
+
 /// `GET /api/v1/task/dag/unfinish` and `/task/dag/ob/unfinish`.
 pub async fn unfinished(
     State(s): State<Arc<AppState>>,
@@ -258,15 +271,7 @@ pub async fn unfinished(
 ) -> Response {
     let result = async {
         authenticate(&s, &headers, &uri, &meta)?;
-        let dags = s
-            .orchestrator
-            .clone()
-            .list_dags(pb::ListDagsRequest {
-                filter: pb::DagFilter::Unfinished as i32,
-            })
-            .await?
-            .into_inner()
-            .dags;
+        let dags = list_dags(&s, pb::DagFilter::Unfinished).await?;
         Ok(Some(crate::envelope::contents(
             dags.iter()
                 .map(|d| dto::dag(d, false, &|_| Vec::new()))
@@ -286,15 +291,7 @@ pub async fn maintenance(
 ) -> Response {
     let result = async {
         authenticate(&s, &headers, &uri, &meta)?;
-        let dags = s
-            .orchestrator
-            .clone()
-            .list_dags(pb::ListDagsRequest {
-                filter: pb::DagFilter::Maintenance as i32,
-            })
-            .await?
-            .into_inner()
-            .dags;
+        let dags = list_dags(&s, pb::DagFilter::Maintenance).await?;
         let dag = dags.first().ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
