@@ -106,6 +106,16 @@ impl App {
         out
     }
 
+    /// The log lines of a sub-task, every execution.
+    async fn logs(&mut self, sub_task_id: i64) -> Vec<opb::SubTaskLog> {
+        self.orchestrator
+            .get_sub_task_logs(opb::GetSubTaskRequest { id: sub_task_id })
+            .await
+            .unwrap()
+            .into_inner()
+            .logs
+    }
+
     async fn dag(&mut self, id: i64) -> opb::Dag {
         self.orchestrator
             .get_dag(opb::GetDagRequest { id, details: true })
@@ -221,13 +231,7 @@ async fn rolling_upgrade_installs_the_target_on_every_server() {
     }
     // Logs are stored per execution.
     let reinstall = &done.nodes[14].sub_tasks[0];
-    let logs = app
-        .orchestrator
-        .get_sub_task_logs(opb::GetSubTaskRequest { id: reinstall.id })
-        .await
-        .unwrap()
-        .into_inner()
-        .logs;
+    let logs = app.logs(reinstall.id).await;
     assert!(
         logs.iter().any(|l| l.content.contains(TARGET_BUILD)),
         "{logs:?}"
@@ -611,15 +615,7 @@ async fn several_hops_repeat_the_block_and_pass_through_the_barrier() {
         .filter(|n| n.name == "Reinstall and restart observer")
         .collect();
     assert_eq!(reinstalls.len(), 6);
-    let first_hop_logs = app
-        .orchestrator
-        .get_sub_task_logs(opb::GetSubTaskRequest {
-            id: reinstalls[0].sub_tasks[0].id,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .logs;
+    let first_hop_logs = app.logs(reinstalls[0].sub_tasks[0].id).await;
     assert!(
         first_hop_logs
             .iter()
@@ -734,14 +730,8 @@ async fn cancel_stops_a_running_upgrade_and_pass_node_continues_one() {
         "Check all required packages"
     );
     let logs = app
-        .orchestrator
-        .get_sub_task_logs(opb::GetSubTaskRequest {
-            id: d.nodes[d.stage as usize - 1].sub_tasks[0].id,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .logs;
+        .logs(d.nodes[d.stage as usize - 1].sub_tasks[0].id)
+        .await;
     assert!(
         logs.iter().any(|l| l.content.contains("cannot open")),
         "{logs:?}"
@@ -782,15 +772,7 @@ async fn a_package_damaged_in_storage_is_refused_at_download() {
     let d = app.dag(check.id).await;
     let node = &d.nodes[d.stage as usize - 1];
     assert_eq!(node.name, "Download all required packages");
-    let logs = app
-        .orchestrator
-        .get_sub_task_logs(opb::GetSubTaskRequest {
-            id: node.sub_tasks[0].id,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .logs;
+    let logs = app.logs(node.sub_tasks[0].id).await;
     assert!(
         logs.iter().any(|l| l.content.contains("SHA-256")),
         "{logs:?}"
