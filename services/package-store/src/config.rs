@@ -46,8 +46,10 @@ impl Config {
 
     /// Reads `DATABASE_URL` and `OBUP_OBJECT_STORE_URL` (`file:///dir` or
     /// `s3://bucket` with `AWS_*` settings), plus optional
-    /// `OBUP_UPLOAD_TTL_SECS` and `OBUP_MAX_PACKAGE_BYTES`. Without the first
-    /// two, falls back to the embedded defaults under `OBUP_DATA_DIR`
+    /// `OBUP_MAX_PACKAGE_BYTES` and, in seconds (fractions allowed),
+    /// `OBUP_UPLOAD_TTL_SECS`, `OBUP_UPLOAD_CHECKPOINT_SECS`,
+    /// `OBUP_SWEEP_INTERVAL_SECS` and `OBUP_ORPHAN_GRACE_SECS`. Without the
+    /// first two, falls back to the embedded defaults under `OBUP_DATA_DIR`
     /// (default `./obup-data`).
     pub fn from_env() -> Result<Self> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -67,8 +69,31 @@ impl Config {
                 })
                 .transpose()
         };
-        if let Some(secs) = number("OBUP_UPLOAD_TTL_SECS")? {
-            config.upload.ttl = Duration::from_secs(secs);
+        let seconds = |k: &str| -> Result<Option<Duration>> {
+            env(k)
+                .map(|v| {
+                    Duration::try_from_secs_f64(v.parse().unwrap_or(f64::NAN)).map_err(|_| {
+                        Error::Config(format!("{k} must be a number of seconds, got {v:?}"))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(d) = seconds("OBUP_UPLOAD_TTL_SECS")? {
+            config.upload.ttl = d;
+        }
+        if let Some(d) = seconds("OBUP_UPLOAD_CHECKPOINT_SECS")? {
+            config.upload.checkpoint = d;
+        }
+        if let Some(d) = seconds("OBUP_ORPHAN_GRACE_SECS")? {
+            config.upload.orphan_grace = d;
+        }
+        if let Some(d) = seconds("OBUP_SWEEP_INTERVAL_SECS")? {
+            if d.is_zero() {
+                return Err(Error::Config(
+                    "OBUP_SWEEP_INTERVAL_SECS must be above 0".into(),
+                ));
+            }
+            config.sweep_interval = d;
         }
         if let Some(bytes) = number("OBUP_MAX_PACKAGE_BYTES")? {
             config.upload.max_file_size = bytes;

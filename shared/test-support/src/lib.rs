@@ -6,10 +6,14 @@
 //! - `rpm_fixture`: RPM packages, normal and hostile (re-exported).
 //! - `s3`: an in-process S3 server.
 //! - `pg`: a fresh PostgreSQL database per test.
-//! - `bench`: what the benchmarks share (package, baseline, processes).
+//! - `private_pg`: a PostgreSQL server of a test's own, to stop and restart.
+//! - `process`: service binaries as real processes, killed with SIGKILL.
+//! - `bench`: what the benchmarks share (package, baseline).
 
 pub mod bench;
 pub mod pg;
+pub mod private_pg;
+pub mod process;
 pub mod s3;
 
 /// Real RPM packages, normal and hostile (the `obup-rpm-build` crate).
@@ -17,4 +21,6 @@ pub use obup_rpm_build as rpm_fixture;
 
 pub use obup_rpm_build::{Compression, CpioSpec, OB_HOME, RpmSpec, cpio_newc};
 pub use pg::TestDb;
+pub use private_pg::PrivatePostgres;
+pub use process::ServiceProcess;
 pub use s3::TestS3;

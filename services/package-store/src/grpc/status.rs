@@ -10,11 +10,7 @@ impl From<Error> for Status {
         let (code, error_code) = classify(&e);
         if e.is_internal() {
             tracing::error!(error = %e, error.debug = ?e, error_code, "internal error");
-            return obup_kit::status::with_code(
-                code,
-                error_code,
-                "internal error; see the package store's log",
-            );
+            return obup_kit::status::with_code(code, error_code, public_message(&e));
         }
         obup_kit::status::with_code(code, error_code, e.to_string())
     }
@@ -34,6 +30,8 @@ pub(crate) fn classify(e: &Error) -> (Code, &'static str) {
         Error::SizeMismatch { .. } => (InvalidArgument, "Package.Size.Mismatch"),
         Error::DigestMismatch { .. } => (InvalidArgument, "Package.Digest.Mismatch"),
         Error::DigestMissing => (InvalidArgument, "Package.Digest.Missing"),
+        Error::MissingFromPayload { .. } => (InvalidArgument, "Package.FileList.Mismatch"),
+        Error::DepYamlNotUtf8 { .. } => (InvalidArgument, "Package.DepYaml.NotUtf8"),
         Error::Sha256Mismatch { .. } => (InvalidArgument, "Package.Sha256.Mismatch"),
         Error::EmptyStream => (InvalidArgument, "Package.Upload.Empty"),
         Error::MisplacedStart => (InvalidArgument, "Package.Upload.MisplacedStart"),
@@ -41,6 +39,7 @@ pub(crate) fn classify(e: &Error) -> (Code, &'static str) {
         Error::OffsetMismatch { .. } => (FailedPrecondition, "Package.Upload.OffsetMismatch"),
         Error::Incomplete { .. } => (FailedPrecondition, "Package.Upload.Incomplete"),
         Error::Interrupted { .. } => (Aborted, "Package.Upload.Interrupted"),
+        Error::MessageTooLarge(_) => (OutOfRange, "Package.Upload.MessageTooLarge"),
         Error::TooLarge { .. } => (InvalidArgument, "Package.Upload.TooLarge"),
         Error::UploadBusy(_) => (Aborted, "Package.Upload.Busy"),
         Error::UploadNotFound(_) => (NotFound, "Package.Upload.NotFound"),
@@ -51,6 +50,22 @@ pub(crate) fn classify(e: &Error) -> (Code, &'static str) {
         Error::Database(_) | Error::Migrate(_) | Error::Db(_) => (Unavailable, "Common.Unexpected"),
         Error::ObjectStore(_) => (Unavailable, "Common.Unexpected"),
         Error::Config(_) | Error::Internal(_) => (Internal, "Common.Unexpected"),
+    }
+}
+
+/// What a caller is told about an infrastructure error: which part failed
+/// and whether retrying makes sense, not the cause (that goes to the log).
+fn public_message(e: &Error) -> &'static str {
+    match e {
+        Error::Database(_) | Error::Migrate(_) | Error::Db(_) => {
+            "the package store's database is unavailable; retry (an upload resumes from the \
+             offset GetUploadStatus reports); details are in the package store's log"
+        }
+        Error::ObjectStore(_) => {
+            "the package store's object storage is unavailable; retry; details are in the \
+             package store's log"
+        }
+        _ => "internal error; see the package store's log",
     }
 }
 
@@ -66,6 +81,7 @@ fn classify_rpm(e: &obup_rpm::Error) -> (Code, &'static str) {
         R::CorruptPayload(_) => (InvalidArgument, "Package.Payload.Corrupted"),
         R::UnsafePath(_) => (InvalidArgument, "Package.Payload.UnsafePath"),
         R::SpecialFile(_) => (InvalidArgument, "Package.Payload.SpecialFile"),
+        R::NotInHeader(_) => (InvalidArgument, "Package.FileList.Mismatch"),
         R::PayloadTooLarge { .. } => (InvalidArgument, "Package.Payload.TooLarge"),
         R::PayloadLargerThanDeclared { .. } => (InvalidArgument, "Package.Payload.TooLarge"),
         R::CapturedFileTooLarge { .. } => (InvalidArgument, "Package.DepYaml.TooLarge"),

@@ -29,9 +29,6 @@ use crate::domain::{
 use crate::storage::{Blobs, PartWriter, Repository};
 use crate::{Error, Result};
 
-/// How often a long upload pushes its session's expiry forward.
-const TOUCH_EVERY: Duration = Duration::from_secs(30);
-
 /// One message after `start`, as the transport delivered it.
 #[derive(Debug)]
 pub enum Chunk {
@@ -52,6 +49,15 @@ pub struct UploadSettings {
     pub max_file_size: u64,
     /// Bound on decompressed bytes scanned per package.
     pub max_unpacked: u64,
+    /// How often a long upload makes what it received durable and pushes its
+    /// session's expiry forward: a crash loses at most this much of the
+    /// transfer. Uploads shorter than this stay one part, so publishing them
+    /// is a rename, not a copy.
+    pub checkpoint: Duration,
+    /// Unreferenced objects younger than this are left alone by the
+    /// sweeper: their row may be about to be written, or another replica
+    /// may still be writing them.
+    pub orphan_grace: Duration,
 }
 
 impl Default for UploadSettings {
@@ -60,6 +66,8 @@ impl Default for UploadSettings {
             ttl: Duration::from_secs(3600),
             max_file_size: 8 << 30,
             max_unpacked: 16 << 30,
+            checkpoint: Duration::from_secs(30),
+            orphan_grace: Duration::from_secs(3600),
         }
     }
 }
@@ -120,8 +128,23 @@ impl Uploader {
         };
         let mut received = session.received;
         let started = tokio::time::Instant::now();
-        let mut last_touch = started;
-        while let Some(chunk) = chunks.next().await {
+        let mut last_checkpoint = started;
+        loop {
+            // Checkpoints are timed, not triggered by data, so that bytes
+            // are made durable even while a client pauses.
+            let checkpoint_due = last_checkpoint + self.settings.checkpoint;
+            let chunk = tokio::select! {
+                chunk = chunks.next() => match chunk {
+                    Some(chunk) => chunk,
+                    None => break,
+                },
+                () = tokio::time::sleep_until(checkpoint_due), if staging.writer.is_some() => {
+                    // Recording the part also pushes the session's expiry.
+                    self.keep(&mut staging).await?;
+                    last_checkpoint = tokio::time::Instant::now();
+                    continue;
+                }
+            };
             let (offset, data) = match chunk {
                 Chunk::Data { offset, bytes } => (offset, bytes),
                 Chunk::Broken(reason) => {
@@ -158,10 +181,6 @@ impl Uploader {
                 return Err(self.refuse_staged(&mut staging, e).await);
             }
             received = end;
-            if last_touch.elapsed() > TOUCH_EVERY {
-                self.repo.touch_session(&id, self.expiry()).await?;
-                last_touch = tokio::time::Instant::now();
-            }
         }
         self.keep(&mut staging).await?;
 

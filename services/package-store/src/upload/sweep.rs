@@ -8,10 +8,6 @@ use super::Uploader;
 use crate::Result;
 use crate::domain::{Sha256Hex, UploadId, now_ms};
 
-/// Objects younger than this are never treated as orphans: their row may be
-/// about to be written.
-const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
-
 /// What one sweep removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -22,7 +18,7 @@ pub struct SweepReport {
 impl Uploader {
     /// Deletes expired sessions and orphaned objects.
     pub async fn sweep(&self) -> Result<SweepReport> {
-        self.sweep_with_grace(ORPHAN_GRACE).await
+        self.sweep_with_grace(self.settings.orphan_grace).await
     }
 
     /// [`sweep`](Self::sweep) with a custom grace period for orphans, so that
