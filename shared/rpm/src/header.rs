@@ -283,7 +283,8 @@ pub struct PackageHeader {
 }
 
 impl PackageHeader {
-    pub(crate) fn from_header(h: &Header) -> Result<Self, Error> {
+    /// `limit` bounds the expanded file list as it bounds the header.
+    pub(crate) fn from_header(h: &Header, limit: u64) -> Result<Self, Error> {
         let required = |tag, what| -> Result<String, Error> {
             h.string(tag)?
                 .ok_or_else(|| Error::bad_header("header", format!("missing {what} tag")))
@@ -306,7 +307,7 @@ impl PackageHeader {
             payload_format: h.string(tags::PAYLOADFORMAT)?,
             payload_compressor: h.string(tags::PAYLOADCOMPRESSOR)?,
             payload_digest,
-            files: file_list(h)?,
+            files: file_list(h, limit)?,
         })
     }
 
@@ -323,7 +324,13 @@ impl PackageHeader {
 
 /// Builds the file list from the compressed form (dirnames + basenames +
 /// dirindexes) or, for very old packages, from OLDFILENAMES.
-fn file_list(h: &Header) -> Result<Vec<FileInfo>, Error> {
+///
+/// The compressed form shares each directory name among its files, so a
+/// header of `limit` bytes could name one huge directory a million times:
+/// the expanded paths are bounded by `limit` too, before any is built.
+/// (Real packages expand to far less than their header, which also carries
+/// digests, owners and flags for every file.)
+fn file_list(h: &Header, limit: u64) -> Result<Vec<FileInfo>, Error> {
     let paths: Vec<String> = match h.strings(tags::BASENAMES)? {
         Some(base) => {
             let dirs = h.strings(tags::DIRNAMES)?.unwrap_or_default();
@@ -334,14 +341,24 @@ fn file_list(h: &Header) -> Result<Vec<FileInfo>, Error> {
                     "dirindexes and basenames differ in length",
                 ));
             }
+            let dir_of = |i: u64| {
+                dirs.get(i as usize)
+                    .ok_or_else(|| Error::bad_header("header", "dir index out of range"))
+            };
+            let mut expanded = 0u64;
+            for (b, &i) in base.iter().zip(&idx) {
+                expanded += (dir_of(i)?.len() + b.len()) as u64;
+            }
+            if expanded > limit {
+                return Err(Error::HeaderTooLarge {
+                    section: "header's file list",
+                    size: expanded,
+                    limit,
+                });
+            }
             base.iter()
                 .zip(&idx)
-                .map(|(b, &i)| {
-                    let dir = dirs
-                        .get(i as usize)
-                        .ok_or_else(|| Error::bad_header("header", "dir index out of range"))?;
-                    Ok(format!("{dir}{b}"))
-                })
+                .map(|(b, &i)| Ok(format!("{}{b}", dir_of(i)?)))
                 .collect::<Result<_, Error>>()?
         }
         None => h.strings(tags::OLDFILENAMES)?.unwrap_or_default(),

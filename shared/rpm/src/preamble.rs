@@ -52,7 +52,7 @@ pub fn read_preamble(r: &mut impl Read, limits: &Limits) -> Result<Preamble, Err
     Ok(Preamble {
         lead,
         signature,
-        header: PackageHeader::from_header(&main)?,
+        header: PackageHeader::from_header(&main, limits.header_bytes)?,
         header_offset: (LEAD_SIZE + sig_raw.len() + pad) as u64,
         header_raw,
     })

@@ -58,8 +58,26 @@ pub fn unpack_package(
     let mut buf = vec![0u8; 256 << 10];
     while let Some(entry) = archive.next_entry()? {
         // `entry.path` is normalised (absolute, no `.`/`..`), so joining its
-        // components can only go below `dest`.
-        let target = dest.join(entry.path.trim_start_matches('/'));
+        // components can only go below `dest`, unless one of them is a
+        // symlink: `stays_inside` judges a link by its entry's path, not by
+        // where earlier links really put it (`d/l -> ..` then
+        // `d/l/m -> ../..` lands two levels above `dest`), so nothing is
+        // ever created through a symlink. A directory entry must not be one
+        // either: creating it would succeed and chmod what it points at.
+        let rel = Path::new(entry.path.trim_start_matches('/'));
+        let walked = match entry.kind {
+            EntryKind::Dir => Some(rel),
+            _ => rel.parent(),
+        };
+        if let Some(walked) = walked
+            && passes_a_symlink(dest, walked)?
+        {
+            return Err(Error::UnsafePath(format!(
+                "{} (through a symlink)",
+                entry.path
+            )));
+        }
+        let target = dest.join(rel);
         match entry.kind {
             EntryKind::Special => return Err(Error::SpecialFile(entry.path)),
             EntryKind::Dir => {
@@ -117,6 +135,22 @@ fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 #[cfg(not(unix))]
 fn set_mode(_: &Path, _: u32) -> io::Result<()> {
     Ok(())
+}
+
+/// Whether `rel`, or any directory on the way to it, is a symlink under
+/// `root`. Stops at the first that does not exist: the rest will be made.
+fn passes_a_symlink(root: &Path, rel: &Path) -> io::Result<bool> {
+    let mut at = root.to_path_buf();
+    for c in rel.components() {
+        at.push(c);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 /// Whether a symlink at `entry` (normalised absolute path) pointing at
