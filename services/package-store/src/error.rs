@@ -32,6 +32,12 @@ pub enum Error {
     },
     #[error("the package has no digest of its payload (neither signature MD5 nor payload SHA-256)")]
     DigestMissing,
+    #[error(
+        "the header of package '{name}' lists files its payload does not hold: '[{}]'", files.join(" ")
+    )]
+    MissingFromPayload { name: String, files: Vec<String> },
+    #[error("{path} is not UTF-8 text")]
+    DepYamlNotUtf8 { path: &'static str },
     #[error("SHA-256 mismatch: the upload declared {declared}, the bytes hash to {actual}")]
     Sha256Mismatch { declared: String, actual: String },
 
@@ -58,6 +64,10 @@ pub enum Error {
         received: u64,
         reason: String,
     },
+    #[error(
+        "an upload message is larger than the server accepts ({0}); send data in chunks of at most 1 MiB"
+    )]
+    MessageTooLarge(String),
     #[error("the upload exceeds {limit} bytes ({what})")]
     TooLarge { limit: u64, what: &'static str },
     #[error("upload {0} is already being written by another stream")]

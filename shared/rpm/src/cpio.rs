@@ -214,6 +214,50 @@ impl<R: Read> Read for CpioReader<R> {
     }
 }
 
+/// Reads the target of the symlink `entry` (the current entry of `archive`)
+/// and checks that it resolves inside the extraction root. A target longer
+/// than PATH_MAX is refused before it is read.
+pub(crate) fn read_link<R: Read>(
+    archive: &mut CpioReader<R>,
+    entry: &CpioEntry,
+) -> Result<String, Error> {
+    if entry.size > MAX_NAME as u64 {
+        return Err(Error::CorruptPayload(format!(
+            "symlink {} has a target of {} bytes, more than {MAX_NAME}",
+            entry.path, entry.size
+        )));
+    }
+    let mut raw = Vec::with_capacity(entry.size as usize);
+    archive.read_to_end(&mut raw).map_err(corrupt)?;
+    let link = String::from_utf8(raw)
+        .map_err(|_| Error::UnsafePath(format!("{} -> <not UTF-8>", entry.path)))?;
+    if !link_stays_inside(&entry.path, &link) {
+        return Err(Error::UnsafePath(format!("{} -> {link}", entry.path)));
+    }
+    Ok(link)
+}
+
+/// Whether a symlink at `entry` (normalised absolute path) pointing at
+/// `target` resolves inside the extraction root.
+pub(crate) fn link_stays_inside(entry: &str, target: &str) -> bool {
+    if target.is_empty() || target.starts_with('/') {
+        return false;
+    }
+    // Directories below the root that the link sits in.
+    let mut depth = entry.trim_start_matches('/').split('/').count() - 1;
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            _ => depth += 1,
+        }
+    }
+    true
+}
+
 /// Turns an I/O error from the decompressor into a payload error, keeping
 /// errors we raised ourselves (the size bound) intact.
 pub(crate) fn corrupt(e: io::Error) -> Error {
@@ -282,6 +326,17 @@ mod tests {
         assert_eq!(normalise("./home/admin/a").unwrap(), "/home/admin/a");
         assert_eq!(normalise("home//admin/./a").unwrap(), "/home/admin/a");
         assert_eq!(header_path("/home/admin/a").unwrap(), "/home/admin/a");
+    }
+
+    #[test]
+    fn symlinks_must_stay_inside() {
+        assert!(link_stays_inside("/home/admin/lib/libx.so", "libx.so.1"));
+        assert!(link_stays_inside("/home/admin/lib/libx.so", "../bin/x"));
+        assert!(link_stays_inside("/home/admin/lib/libx.so", "./../../.."));
+        assert!(!link_stays_inside("/home/admin/lib/libx.so", "/etc/passwd"));
+        assert!(!link_stays_inside("/home/admin/lib/libx.so", "../../../.."));
+        assert!(!link_stays_inside("/lib/x", "../../etc/passwd"));
+        assert!(!link_stays_inside("/lib/x", ""));
     }
 
     #[test]

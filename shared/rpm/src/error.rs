@@ -37,6 +37,10 @@ pub enum Error {
     /// A cpio entry would land outside the extraction root.
     #[error("unsafe path in payload: {0:?}")]
     UnsafePath(String),
+    /// A cpio entry the header's file list does not name: rpm would refuse
+    /// to install it ("Archive file not in header").
+    #[error("payload entry {0:?} is not in the header's file list")]
+    NotInHeader(String),
     /// A cpio entry is a device, fifo or socket.
     #[error("payload entry {0:?} is a special file, which packages must not install")]
     SpecialFile(String),

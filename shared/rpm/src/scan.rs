@@ -1,10 +1,13 @@
 //! The scanning reader: preamble, then the whole payload, decompressed and
-//! walked entry by entry, within a bound on unpacked bytes.
+//! walked entry by entry, within a bound on unpacked bytes. Every entry must
+//! be in the header's file list, and a symlink must point inside the
+//! package, as [`unpack_package`](crate::unpack_package) would require.
 
+use std::collections::HashSet;
 use std::io::{self, BufRead, Read};
 
 use crate::Error;
-use crate::cpio::{CpioReader, EntryKind, corrupt};
+use crate::cpio::{CpioReader, EntryKind, corrupt, read_link};
 use crate::payload::{Compressor, decoder};
 use crate::preamble::{Limits, Preamble, read_preamble};
 
@@ -16,7 +19,7 @@ pub struct ScanOptions {
     pub capture: Vec<String>,
     /// Largest file that may be captured.
     pub capture_limit: u64,
-    /// Absolute paths whose presence as regular files to note.
+    /// Absolute paths whose presence as files (regular or symlinks) to note.
     pub note: Vec<String>,
     /// Upper bound on decompressed bytes (archive headers included), so that
     /// a decompression bomb costs at most this much work.
@@ -46,7 +49,8 @@ pub struct Scan {
     pub entries: u64,
     /// `(path, contents)` of each captured file found, in archive order.
     pub captured: Vec<(String, Vec<u8>)>,
-    /// Noted paths that are present as regular files, in archive order.
+    /// Noted paths that are present as files (regular or symlinks), in
+    /// archive order.
     pub noted: Vec<String>,
 }
 
@@ -62,6 +66,14 @@ pub fn scan_package(mut r: impl BufRead, opts: &ScanOptions) -> Result<Scan, Err
         limit: opts.max_unpacked,
     };
     let mut archive = CpioReader::new(&mut counted, preamble.header.files.clone());
+    // rpm installs only what its header lists, and refuses an archive entry
+    // the header does not name ("Archive file not in header").
+    let listed: HashSet<&str> = preamble
+        .header
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
     let mut scan = ScanState::default();
     while let Some(entry) = archive.next_entry()? {
         scan.entries += 1;
@@ -72,11 +84,20 @@ pub fn scan_package(mut r: impl BufRead, opts: &ScanOptions) -> Result<Scan, Err
         if let Some(declared) = declared.filter(|&d| scan.data > d) {
             return Err(Error::PayloadLargerThanDeclared { declared });
         }
-        if entry.kind != EntryKind::File {
+        if !listed.contains(entry.path.as_str()) {
+            return Err(Error::NotInHeader(entry.path));
+        }
+        if entry.kind != EntryKind::Dir && opts.note.contains(&entry.path) {
+            scan.noted.push(entry.path.clone());
+        }
+        if entry.kind == EntryKind::Symlink {
+            // Refused here, at upload, rather than when an upgrade unpacks
+            // the package on a host.
+            read_link(&mut archive, &entry)?;
             continue;
         }
-        if opts.note.contains(&entry.path) {
-            scan.noted.push(entry.path.clone());
+        if entry.kind != EntryKind::File {
+            continue;
         }
         if opts.capture.contains(&entry.path) {
             if entry.size > opts.capture_limit {

@@ -5,7 +5,7 @@ mod rules;
 use std::fmt;
 
 pub use obup_types::{Release, compare_versions};
-pub use rules::{DEP_YAML, PackageRules, UPGRADE_SCRIPTS};
+pub use rules::{DEP_YAML, PackageRules, REQUIRED_FILES, UPGRADE_SCRIPTS, required_files};
 
 /// Bytes per chunk in obshell's chunked storage (8 MiB - 1). obup stores
 /// whole objects, but reports the count obshell clients expect.

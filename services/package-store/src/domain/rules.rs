@@ -71,21 +71,33 @@ impl PackageRules {
     }
 }
 
+/// Every file a package of some name may be required to hold.
+pub const REQUIRED_FILES: [&str; 2] = [
+    "/home/admin/oceanbase/bin/observer",
+    "/home/admin/oceanbase/bin/obshell",
+];
+
+/// The files (not directories) a package named `name` must hold.
+pub fn required_files(name: &str) -> &'static [&'static str] {
+    let [observer, obshell] = &REQUIRED_FILES;
+    match name {
+        "obshell" => std::slice::from_ref(obshell),
+        "oceanbase" => std::slice::from_ref(observer),
+        "oceanbase-ce" | "oceanbase-standalone" => &REQUIRED_FILES,
+        _ => &[],
+    }
+}
+
 /// Required paths (from the header file list) that the package lacks.
 fn missing_files(h: &PackageHeader) -> Vec<String> {
-    let file = |rel: &str| format!("{HOME}/{rel}");
-    let (files, dirs): (Vec<String>, Vec<String>) = match h.name.as_str() {
-        "obshell" => (vec![file("bin/obshell")], vec![]),
-        "oceanbase" => (vec![file("bin/observer")], vec![]),
-        "oceanbase-ce" | "oceanbase-standalone" => {
-            (vec![file("bin/observer"), file("bin/obshell")], vec![])
-        }
-        "oceanbase-ce-libs" => (vec![], vec![file("lib")]),
-        _ => (vec![], vec![]),
+    let dirs: Vec<String> = match h.name.as_str() {
+        "oceanbase-ce-libs" => vec![format!("{HOME}/lib")],
+        _ => vec![],
     };
-    let mut missing: Vec<String> = files
-        .into_iter()
+    let mut missing: Vec<String> = required_files(&h.name)
+        .iter()
         .filter(|p| h.file(p).is_none_or(|f| f.is_dir()))
+        .map(|p| (*p).to_owned())
         .collect();
     missing.extend(
         dirs.into_iter()

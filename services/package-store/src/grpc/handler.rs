@@ -6,7 +6,7 @@ use futures::{Stream, StreamExt};
 use obup_proto::pb::packagestore::v1 as pb;
 use pb::package_store_server::{PackageStore as PackageStoreApi, PackageStoreServer};
 use pb::upload_request::Kind;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::convert;
 use crate::upload::Chunk;
@@ -30,6 +30,15 @@ pub struct Handler {
     store: PackageStore,
 }
 
+/// The client's error in a status from the message decoder: a message over
+/// [`MAX_MESSAGE_BYTES`] (tonic answers `OutOfRange`, or `ResourceExhausted`
+/// when it only shows once decompressed). Anything else ends the stream
+/// like a broken connection.
+fn too_large(status: &Status) -> Option<Error> {
+    matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted)
+        .then(|| Error::MessageTooLarge(status.message().to_owned()))
+}
+
 type BoxedDownload = Pin<Box<dyn Stream<Item = Result<pb::DownloadResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -39,7 +48,11 @@ impl PackageStoreApi for Handler {
         request: Request<Streaming<pb::UploadRequest>>,
     ) -> Result<Response<pb::Package>, Status> {
         let mut stream = request.into_inner();
-        let start = match stream.message().await? {
+        let first = stream
+            .message()
+            .await
+            .map_err(|status| too_large(&status).map_or(status, Status::from))?;
+        let start = match first {
             None => return Err(Error::EmptyStream.into()),
             Some(pb::UploadRequest {
                 kind: Some(Kind::Start(s)),
@@ -54,7 +67,10 @@ impl PackageStoreApi for Handler {
                 bytes: d.data,
             },
             Ok(_) => Chunk::Invalid(Error::MisplacedStart),
-            Err(status) => Chunk::Broken(status.message().to_owned()),
+            Err(status) => match too_large(&status) {
+                Some(e) => Chunk::Invalid(e),
+                None => Chunk::Broken(status.message().to_owned()),
+            },
         });
         // The upload runs in its own task: if the client goes away, hyper
         // drops this handler, but the task still sees the broken stream and

@@ -5,7 +5,9 @@
 use obup_rpm::{Compressor, Digests, PackageHeader, Preamble};
 
 use super::pipeline::Ingested;
-use crate::domain::{DEP_YAML, PackageRules, Release, Sha256Hex, UPGRADE_SCRIPTS};
+use crate::domain::{
+    DEP_YAML, PackageRules, REQUIRED_FILES, Release, Sha256Hex, UPGRADE_SCRIPTS, required_files,
+};
 use crate::{Error, Result};
 
 /// Algorithm id of SHA-256 in rpm's PAYLOADDIGESTALGO.
@@ -22,14 +24,23 @@ pub struct Verified {
     pub scripts: Vec<String>,
 }
 
-/// The paths a scan captures and notes.
+/// The paths a scan captures and notes: the upgrade scripts, and the files
+/// the rules require (their header entries must be backed by the payload).
 pub fn scan_targets() -> (Vec<String>, Vec<String>) {
     let capture = vec![DEP_YAML.to_owned()];
     let note = UPGRADE_SCRIPTS
         .iter()
-        .map(|s| format!("/home/admin/oceanbase/etc/{s}"))
+        .map(|s| script_path(s))
+        .chain(REQUIRED_FILES.iter().map(|p| (*p).to_owned()))
         .collect();
     (capture, note)
+}
+
+/// Where the upgrade scripts live in a server package.
+const SCRIPT_DIR: &str = "/home/admin/oceanbase/etc/";
+
+fn script_path(name: &str) -> String {
+    format!("{SCRIPT_DIR}{name}")
 }
 
 pub fn verify(
@@ -48,16 +59,32 @@ pub fn verify(
     }
     let scan = ingested.scan?;
     let release = rules.check(&preamble.header)?;
-    let dep_yaml = scan
-        .captured
+    // The rules read the header; the files they require must also be in the
+    // payload, or the upgrade would install a package without them.
+    let absent: Vec<String> = required_files(&preamble.header.name)
         .iter()
-        .find(|(path, _)| path == DEP_YAML)
-        .map(|(_, body)| String::from_utf8_lossy(body).into_owned())
-        .unwrap_or_default();
+        .filter(|p| !scan.noted.iter().any(|n| n == *p))
+        .map(|p| (*p).to_owned())
+        .collect();
+    if !absent.is_empty() {
+        return Err(Error::MissingFromPayload {
+            name: preamble.header.name.clone(),
+            files: absent,
+        });
+    }
+    let dep_yaml = match scan.captured.into_iter().find(|(path, _)| path == DEP_YAML) {
+        // Stored as text and parsed as YAML by the orchestrator: bytes that
+        // are not UTF-8 would be changed by either.
+        Some((_, body)) => {
+            String::from_utf8(body).map_err(|_| Error::DepYamlNotUtf8 { path: DEP_YAML })?
+        }
+        None => String::new(),
+    };
     let scripts = scan
         .noted
         .iter()
-        .filter_map(|p| p.rsplit('/').next())
+        .filter_map(|p| p.strip_prefix(SCRIPT_DIR))
+        .filter(|name| UPGRADE_SCRIPTS.contains(name))
         .map(str::to_owned)
         .collect();
     Ok(Verified {

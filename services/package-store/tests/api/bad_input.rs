@@ -1,14 +1,22 @@
 //! Every bad input gets its own error code, and nothing is stored.
 
-use obup_test_support::rpm_fixture::resign;
 use obup_test_support::{Compression, CpioSpec, OB_HOME, RpmSpec, cpio_newc};
 use tonic::Code;
 
-use crate::helpers::{TestApp, code, data_message, sha256_hex, start, start_message};
+use crate::helpers::{Db, Objects, TestApp, code, data_message, sha256_hex, start, start_message};
+use crate::hostile::{
+    DEP_YAML, DIRINDEXES, Field, NAME, OBSERVER, SIG_MD5, Section, cpio_entry, cpio_with_huge_name,
+    cpio_without_trailer, entries_of, latin1_yaml, no_digest, ob, unterminated_name, with_entry,
+    with_intro, with_payload,
+};
 
 fn ce() -> RpmSpec {
     RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7")
 }
+
+/// The bound on decompressed bytes the table runs with, so that a real
+/// decompression bomb is cheap to build.
+const MAX_UNPACKED: u64 = 8 << 20;
 
 /// (case, bytes, expected code)
 fn bad_packages() -> Vec<(&'static str, Vec<u8>, &'static str)> {
@@ -20,6 +28,11 @@ fn bad_packages() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "Package.NotRpm",
         ),
         (
+            "RPM format 2 lead",
+            lead_version(&good, 2),
+            "Package.NotRpm",
+        ),
+        (
             "truncated in the payload",
             good[..good.len() - 100].to_vec(),
             "Package.Truncated",
@@ -27,6 +40,11 @@ fn bad_packages() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         (
             "truncated in the header",
             good[..400].to_vec(),
+            "Package.Truncated",
+        ),
+        (
+            "no payload at all",
+            with_payload(&ce(), &[]),
             "Package.Truncated",
         ),
         (
@@ -48,7 +66,7 @@ fn bad_packages() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         (
             "missing observer",
-            ce().without(&format!("{OB_HOME}/bin/observer")).build(),
+            ce().without(OBSERVER).build(),
             "OB.Package.MissingFile",
         ),
         (
@@ -56,6 +74,61 @@ fn bad_packages() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             RpmSpec::new("oceanbase-ce-libs", "4.3.5.0", "1.el7").build(),
             "OB.Package.MissingFile",
         ),
+        // ---- hostile headers: refused by the limits, before allocating ----
+        (
+            "header index of 2^31 entries",
+            with_intro(good.clone(), Section::Main, 0, 1 << 31),
+            "Package.Header.TooLarge",
+        ),
+        (
+            "header store of 4 GiB",
+            with_intro(good.clone(), Section::Main, 1, u32::MAX),
+            "Package.Header.TooLarge",
+        ),
+        (
+            "signature index of 2^31 entries",
+            with_intro(good.clone(), Section::Signature, 0, 1 << 31),
+            "Package.Header.TooLarge",
+        ),
+        // ---- malformed headers ----
+        (
+            "tag offset outside the data store",
+            with_entry(
+                good.clone(),
+                Section::Main,
+                NAME,
+                Field::Offset,
+                0x7fff_ffff,
+            ),
+            "Package.Header.Invalid",
+        ),
+        (
+            "tag count running past the data store",
+            with_entry(
+                good.clone(),
+                Section::Main,
+                DIRINDEXES,
+                Field::Count,
+                0x7fff_ffff,
+            ),
+            "Package.Header.Invalid",
+        ),
+        (
+            "string tag without its NUL",
+            unterminated_name(good.clone()),
+            "Package.Header.Invalid",
+        ),
+        (
+            "name tag of integer type",
+            with_entry(good.clone(), Section::Main, NAME, Field::Type, 4),
+            "Package.Header.Invalid",
+        ),
+        (
+            "MD5 tag of 15 bytes",
+            with_entry(good.clone(), Section::Signature, SIG_MD5, Field::Count, 15),
+            "Package.Header.Invalid",
+        ),
+        // ---- hostile payloads ----
         (
             "absolute path in payload",
             ce().build_with_cpio(&cpio_newc(&[CpioSpec::file(
@@ -73,7 +146,60 @@ fn bad_packages() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "Package.Payload.UnsafePath",
         ),
         (
-            "decompression bomb",
+            "symlink pointing out of the package",
+            ce().build_with_cpio(&cpio_newc(&[cpio_entry(
+                &ob("bin/observer"),
+                0o120777,
+                b"../../../../../etc/passwd",
+            )])),
+            "Package.Payload.UnsafePath",
+        ),
+        (
+            "symlink to an absolute path",
+            ce().build_with_cpio(&cpio_newc(&[cpio_entry(
+                &ob("bin/observer"),
+                0o120777,
+                b"/etc/cron.d",
+            )])),
+            "Package.Payload.UnsafePath",
+        ),
+        (
+            "symlink target of 1 MiB",
+            ce().without(OBSERVER)
+                .file(OBSERVER, vec![0; 2 << 20])
+                .build_with_cpio(&cpio_newc(&[cpio_entry(
+                    &ob("bin/observer"),
+                    0o120777,
+                    &b"a/".repeat(1 << 19),
+                )])),
+            "Package.Payload.Corrupted",
+        ),
+        (
+            "device file in payload",
+            ce().build_with_cpio(&cpio_newc(&[cpio_entry(
+                &ob("bin/observer"),
+                0o020644,
+                b"",
+            )])),
+            "Package.Payload.SpecialFile",
+        ),
+        (
+            "cpio name length of 4 GiB",
+            ce().build_with_cpio(&cpio_with_huge_name(&entries_of(&ce()))),
+            "Package.Payload.Corrupted",
+        ),
+        (
+            "payload ends before the cpio trailer",
+            ce().build_with_cpio(&cpio_without_trailer(&entries_of(&ce()))),
+            "Package.Payload.Corrupted",
+        ),
+        (
+            "payload that is not a cpio archive",
+            ce().build_with_cpio(&b"PK\x03\x04 a zip file, not a cpio archive".repeat(8)),
+            "Package.Payload.Corrupted",
+        ),
+        (
+            "entry larger than the header declares",
             ce().compression(Compression::Zstd)
                 .build_with_cpio(&cpio_newc(&[CpioSpec::file(
                     "./home/admin/oceanbase/bin/x",
@@ -82,8 +208,39 @@ fn bad_packages() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "Package.Payload.TooLarge",
         ),
         (
+            "bzip2 bomb past the unpack bound",
+            ce().compression(Compression::Bzip2)
+                .without(OBSERVER)
+                .file(OBSERVER, vec![0; MAX_UNPACKED as usize + (1 << 20)])
+                .build(),
+            "Package.Payload.TooLarge",
+        ),
+        (
+            "dep YAML over the capture limit",
+            ce().without(DEP_YAML)
+                .file(DEP_YAML, vec![b'#'; (1 << 20) + 1])
+                .build(),
+            "Package.DepYaml.TooLarge",
+        ),
+        (
+            "dep YAML not UTF-8",
+            ce().without(DEP_YAML).file(DEP_YAML, latin1_yaml()).build(),
+            "Package.DepYaml.NotUtf8",
+        ),
+        (
+            "payload file the header does not list",
+            ce().build_with_cpio(&cpio_newc(&[CpioSpec::file(&ob("bin/evil"), b"x")])),
+            "Package.FileList.Mismatch",
+        ),
+        (
+            "header file the payload does not hold",
+            ce().build_with_cpio(&cpio_newc(&entries_of(&ce().without(OBSERVER)))),
+            "Package.FileList.Mismatch",
+        ),
+        // ---- integrity ----
+        (
             "no MD5 and no payload digest",
-            no_digest(),
+            no_digest(ce()),
             "Package.Digest.Missing",
         ),
     ];
@@ -105,10 +262,19 @@ fn bad_packages() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     // Legacy lzma payloads.
     cases.push((
         "lzma payload",
-        lzma_payload(),
+        with_payload(
+            &RpmSpec::new("obshell", "4.3.5.0", "1.el7"),
+            &[0x5D, 0, 0, 0x80, 0, 1, 2, 3],
+        ),
         "Package.Compression.NotSupported",
     ));
     cases
+}
+
+fn lead_version(package: &[u8], major: u8) -> Vec<u8> {
+    let mut bytes = package.to_vec();
+    bytes[4] = major;
+    bytes
 }
 
 fn corrupt_payload() -> Vec<u8> {
@@ -125,42 +291,15 @@ fn corrupt_payload() -> Vec<u8> {
     with_payload(&spec, &payload)
 }
 
-fn lzma_payload() -> Vec<u8> {
-    with_payload(
-        &RpmSpec::new("obshell", "4.3.5.0", "1.el7"),
-        &[0x5D, 0, 0, 0x80, 0, 1, 2, 3],
-    )
-}
-
-/// A package whose signature has neither MD5 nor a header digest.
-fn no_digest() -> Vec<u8> {
-    let bytes = ce().without_md5().build();
-    // Drop the signature entirely: an empty signature header.
-    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
-    let sig = 16 + be(96 + 8) * 16 + be(96 + 12);
-    let rest = 96 + sig + (8 - sig % 8) % 8;
-    let mut out = bytes[..96].to_vec();
-    out.extend_from_slice(&[0x8E, 0xAD, 0xE8, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(&bytes[rest..]);
-    out
-}
-
-/// `spec`'s header with `payload` (compressed bytes) instead of its own.
-fn with_payload(spec: &RpmSpec, payload: &[u8]) -> Vec<u8> {
-    let bytes = spec.build();
-    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
-    let sig = 16 + be(96 + 8) * 16 + be(96 + 12);
-    let h = 96 + sig + (8 - sig % 8) % 8;
-    let header_end = h + 16 + be(h + 8) * 16 + be(h + 12);
-    let mut out = bytes[..header_end].to_vec();
-    out.extend_from_slice(payload);
-    resign(&out)
-}
-
 #[tokio::test]
 async fn each_bad_package_gets_its_code_and_nothing_is_stored() {
-    let mut app = TestApp::spawn().await;
-    for (case, bytes, expected) in bad_packages() {
+    let mut app = TestApp::spawn_with(Db::Sqlite, Objects::Local, |c| {
+        c.upload.max_unpacked = MAX_UNPACKED;
+    })
+    .await;
+    let cases = bad_packages();
+    assert!(cases.len() >= 20, "{} cases", cases.len());
+    for (case, bytes, expected) in cases {
         let status = app.upload(&bytes).await.expect_err(case);
         assert_eq!(code(&status), expected, "{case}: {}", status.message());
         assert_eq!(status.code(), Code::InvalidArgument, "{case}");
@@ -229,13 +368,9 @@ async fn protocol_errors_are_specific() {
 
 #[tokio::test]
 async fn a_package_larger_than_the_limit_is_refused() {
-    let mut app = TestApp::spawn_with(
-        crate::helpers::Db::Sqlite,
-        crate::helpers::Objects::Local,
-        |c| {
-            c.upload.max_file_size = 1024;
-        },
-    )
+    let mut app = TestApp::spawn_with(Db::Sqlite, Objects::Local, |c| {
+        c.upload.max_file_size = 1024;
+    })
     .await;
     let e = app.upload(&ce().build()).await.unwrap_err();
     assert_eq!(code(&e), "Package.Upload.TooLarge");

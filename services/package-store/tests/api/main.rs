@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod helpers;
+mod hostile;
 mod lookup;
 mod repository;
 mod resume;
