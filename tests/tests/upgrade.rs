@@ -2,77 +2,19 @@
 //! store, planned and run by the orchestrator against the simulated cluster,
 //! watched over gRPC.
 
+mod common;
+
 use std::path::Path;
 
-use obup_cli::dev::{Dev, DevArgs};
+use common::{App, code, start};
 use obup_proto::pb::orchestrator::v1 as opb;
-use obup_proto::pb::packagestore::v1 as ppb;
 use obup_test_support::{Compression, RpmSpec};
-use opb::upgrade_orchestrator_client::UpgradeOrchestratorClient;
-use ppb::package_store_client::PackageStoreClient;
-use tokio::sync::oneshot;
-use tonic::transport::Channel;
 
 const TARGET: &str = "4.3.5.0";
 const TARGET_RELEASE: &str = "100000202024123117.el7";
 const TARGET_BUILD: &str = "4.3.5.0-100000202024123117";
 
-struct App {
-    /// `http://host:port` of the dev server (gRPC and REST).
-    url: String,
-    orchestrator: UpgradeOrchestratorClient<Channel>,
-    store: PackageStoreClient<Channel>,
-    data: tempfile::TempDir,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
-    let data = tempfile::tempdir().unwrap();
-    let mut args = DevArgs::for_data_dir(data.path().join("data"));
-    std::fs::create_dir_all(&args.data_dir).unwrap();
-    tweak(&mut args);
-    let dev = Dev::bind(&args).await.unwrap();
-    let url = format!("http://{}", dev.local_addr());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(dev.serve(async {
-        let _ = stopped.await;
-    }));
-    let channel = Channel::from_shared(url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    App {
-        url,
-        orchestrator: UpgradeOrchestratorClient::new(channel.clone()),
-        store: PackageStoreClient::new(channel),
-        data,
-        _stop: stop,
-    }
-}
-
 impl App {
-    async fn upload(&mut self, spec: &RpmSpec) -> ppb::Package {
-        let bytes = spec.build();
-        let mut messages = vec![ppb::UploadRequest {
-            kind: Some(ppb::upload_request::Kind::Start(ppb::UploadStart {
-                file_name: spec.file_name(),
-                ..Default::default()
-            })),
-        }];
-        messages.push(ppb::UploadRequest {
-            kind: Some(ppb::upload_request::Kind::Data(ppb::UploadData {
-                offset: 0,
-                data: bytes.into(),
-            })),
-        });
-        self.store
-            .upload(futures::stream::iter(messages))
-            .await
-            .unwrap()
-            .into_inner()
-    }
-
     async fn upload_target(&mut self) {
         self.upload(&RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE))
             .await;
@@ -80,48 +22,6 @@ impl App {
             &RpmSpec::oceanbase_ce_libs(TARGET, TARGET_RELEASE).compression(Compression::Zstd),
         )
         .await;
-    }
-
-    fn sim_state(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.data.path().join("data/sim/cluster.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// Every event of a DAG until the stream ends.
-    async fn watch(&mut self, dag_id: i64, after_seq: i64) -> Vec<opb::DagEvent> {
-        let mut stream = self
-            .orchestrator
-            .watch_dag(opb::WatchDagRequest {
-                dag_id,
-                after_seq,
-                follow: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let mut out = Vec::new();
-        while let Some(e) = stream.message().await.unwrap() {
-            out.push(e);
-        }
-        out
-    }
-
-    /// The log lines of a sub-task, every execution.
-    async fn logs(&mut self, sub_task_id: i64) -> Vec<opb::SubTaskLog> {
-        self.orchestrator
-            .get_sub_task_logs(opb::GetSubTaskRequest { id: sub_task_id })
-            .await
-            .unwrap()
-            .into_inner()
-            .logs
-    }
-
-    async fn dag(&mut self, id: i64) -> opb::Dag {
-        self.orchestrator
-            .get_dag(opb::GetDagRequest { id, details: true })
-            .await
-            .unwrap()
-            .into_inner()
     }
 }
 
@@ -162,10 +62,6 @@ fn installed_builds(data: &Path) -> Vec<String> {
         out.push(line.replacen('_', "-", 1));
     }
     out
-}
-
-fn code(s: &tonic::Status) -> String {
-    obup_kit::status::error_code(s).unwrap_or_default()
 }
 
 #[tokio::test]
@@ -811,20 +707,8 @@ async fn watch_dags_streams_every_dag() {
 /// body (an event stream included) ends when the server closes. Returns the
 /// status code and the body.
 async fn rest_get(url: &str, target: &str, extra: &[(&str, &str)]) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://");
-    let exchange = |request: String| async move {
-        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        tcp.read_to_end(&mut raw).await.unwrap();
-        let text = String::from_utf8(raw).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, body.to_owned())
-    };
-    let (_, secret) = exchange("GET /api/v1/secret HTTP/1.0\r\n\r\n".into()).await;
-    let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
+    let (_, secret) = common::http(url, b"GET /api/v1/secret HTTP/1.0\r\n\r\n").await;
+    let secret: serde_json::Value = serde_json::from_slice(&secret).unwrap();
     // obup's own scheme (obup-gcm1); the SDK's v2 is covered by the SDK.
     let header = obup_gateway::security::gcm_header(
         secret["data"]["public_key"].as_str().unwrap(),
@@ -838,7 +722,8 @@ async fn rest_get(url: &str, target: &str, extra: &[(&str, &str)]) -> (u16, Stri
         request.push_str(&format!("{k}: {v}\r\n"));
     }
     request.push_str("\r\n");
-    exchange(request).await
+    let (status, body) = common::http(url, request.as_bytes()).await;
+    (status, String::from_utf8(body).unwrap())
 }
 
 /// `(id, event name, data)` of each event of a server-sent event stream.

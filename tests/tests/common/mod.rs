@@ -1,0 +1,207 @@
+//! The whole system as `obup dev` wires it (package store, orchestrator and
+//! gateway on one port, embedded storage, a simulated cluster), with typed
+//! gRPC clients, a raw HTTP client, and views of what got stored.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use obup_cli::dev::{Dev, DevArgs};
+use obup_proto::pb::orchestrator::v1 as opb;
+use obup_proto::pb::packagestore::v1 as ppb;
+use obup_test_support::RpmSpec;
+use opb::upgrade_orchestrator_client::UpgradeOrchestratorClient;
+use ppb::package_store_client::PackageStoreClient;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+pub struct App {
+    /// `http://host:port` of the dev server (gRPC and REST).
+    pub url: String,
+    pub orchestrator: UpgradeOrchestratorClient<Channel>,
+    pub store: PackageStoreClient<Channel>,
+    /// Holds `data/`, the server's data dir.
+    pub data: tempfile::TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Starts the system on a free port with `DevArgs::for_data_dir`'s
+/// defaults, changed by `tweak`.
+pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
+    let data = tempfile::tempdir().unwrap();
+    let mut args = DevArgs::for_data_dir(data.path().join("data"));
+    std::fs::create_dir_all(&args.data_dir).unwrap();
+    tweak(&mut args);
+    let dev = Dev::bind(&args).await.unwrap();
+    let url = format!("http://{}", dev.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(dev.serve(async {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    App {
+        url,
+        orchestrator: UpgradeOrchestratorClient::new(channel.clone()),
+        store: PackageStoreClient::new(channel),
+        data,
+        _stop: stop,
+    }
+}
+
+impl App {
+    pub async fn upload(&mut self, spec: &RpmSpec) -> ppb::Package {
+        let bytes = spec.build();
+        let mut messages = vec![ppb::UploadRequest {
+            kind: Some(ppb::upload_request::Kind::Start(ppb::UploadStart {
+                file_name: spec.file_name(),
+                ..Default::default()
+            })),
+        }];
+        messages.push(ppb::UploadRequest {
+            kind: Some(ppb::upload_request::Kind::Data(ppb::UploadData {
+                offset: 0,
+                data: bytes.into(),
+            })),
+        });
+        self.store
+            .upload(futures::stream::iter(messages))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    pub fn sim_state(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.data.path().join("data/sim/cluster.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every event of a DAG until the stream ends.
+    pub async fn watch(&mut self, dag_id: i64, after_seq: i64) -> Vec<opb::DagEvent> {
+        let mut stream = self
+            .orchestrator
+            .watch_dag(opb::WatchDagRequest {
+                dag_id,
+                after_seq,
+                follow: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(e) = stream.message().await.unwrap() {
+            out.push(e);
+        }
+        out
+    }
+
+    /// The log lines of a sub-task, every execution.
+    pub async fn logs(&mut self, sub_task_id: i64) -> Vec<opb::SubTaskLog> {
+        self.orchestrator
+            .get_sub_task_logs(opb::GetSubTaskRequest { id: sub_task_id })
+            .await
+            .unwrap()
+            .into_inner()
+            .logs
+    }
+
+    pub async fn dag(&mut self, id: i64) -> opb::Dag {
+        self.orchestrator
+            .get_dag(opb::GetDagRequest { id, details: true })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// Every stored package, as the package store lists them.
+    pub async fn packages(&mut self) -> Vec<ppb::Package> {
+        self.store
+            .list_packages(ppb::ListPackagesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .packages
+    }
+
+    /// Every DAG, finished or not.
+    pub async fn dags(&mut self) -> Vec<opb::Dag> {
+        self.orchestrator
+            .list_dags(opb::ListDagsRequest {
+                filter: opb::DagFilter::All as i32,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .dags
+    }
+
+    /// Every file in the object store (`data/objects`), as relative paths.
+    pub fn objects(&self) -> Vec<String> {
+        let root = self.data.path().join("data/objects");
+        let mut out = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    out.push(path.strip_prefix(&root).unwrap().display().to_string());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The gateway's public key (`GET /api/v1/secret`).
+    pub async fn public_key(&self) -> String {
+        let (status, body) = self.http(b"GET /api/v1/secret HTTP/1.0\r\n\r\n").await;
+        assert_eq!(status, 200);
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        json["data"]["public_key"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends one raw HTTP/1.0 request; returns the status and the body.
+    pub async fn http(&self, request: &[u8]) -> (u16, Vec<u8>) {
+        http(&self.url, request).await
+    }
+}
+
+/// One raw HTTP/1.0 exchange with `url` (`http://host:port`): the request
+/// is written while the response is read, so that a server answering
+/// before the whole body arrived (413) is heard.
+pub async fn http(url: &str, request: &[u8]) -> (u16, Vec<u8>) {
+    let addr = url.trim_start_matches("http://");
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut rx, mut tx) = tcp.into_split();
+    let request = request.to_vec();
+    let writer = tokio::spawn(async move {
+        // The server may stop reading once it has answered.
+        let _ = tx.write_all(&request).await;
+        tx
+    });
+    let mut raw = Vec::new();
+    if let Err(e) = rx.read_to_end(&mut raw).await {
+        // A reset after the answer: keep what arrived.
+        assert!(!raw.is_empty(), "no response: {e}");
+    }
+    drop(writer.await);
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, raw[head_end + 4..].to_vec())
+}
+
+/// The stable error code on a status ("" without one).
+pub fn code(s: &tonic::Status) -> String {
+    obup_kit::status::error_code(s).unwrap_or_default()
+}
