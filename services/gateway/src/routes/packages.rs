@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use obup_proto::pb::packagestore::v1 as pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -42,17 +42,7 @@ pub async fn upload_encrypted(
             )
             .into());
         }
-        let boundary = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|ct| multer::parse_boundary(ct).ok())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Request.File.Missing",
-                    "the request is not multipart/form-data",
-                )
-            })?;
+        let boundary = boundary(&headers)?;
         let plain = crate::security::decrypt_stream(body.into_data_stream(), &auth.keys)?;
         let package = upload_form(
             &s,
@@ -65,6 +55,22 @@ pub async fn upload_encrypted(
     }
     .await;
     reply(&meta, result)
+}
+
+/// The multipart boundary of a request. A request that is not multipart
+/// has no file either: obshell's `FormFile` answers so, with a 500.
+fn boundary(headers: &HeaderMap) -> Result<String, ApiError> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Request.File.Missing",
+                "File 'file' in the request is missing: request Content-Type isn't multipart/form-data",
+            )
+        })
 }
 
 /// Streams the `file` field of a multipart body to the package store;
@@ -98,30 +104,40 @@ async fn upload_form(
         }
         let call = tokio::spawn(async move { client.upload(request).await });
         let mut offset = 0u64;
-        let mut buf = BytesMut::with_capacity(CHUNK);
+        let mut buf = BytesMut::with_capacity(CHUNK + 1);
+        // At least one byte is held back until the field is known to have
+        // ended: a body that breaks off (truncated multipart, a decryption
+        // error at the end) must never reach the store whole, or the store
+        // would commit it. Without its end the store refuses it and keeps
+        // nothing.
         let sent: Result<(), Error> = async {
             while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                 buf.extend_from_slice(&chunk);
-                if buf.len() >= CHUNK && !send(&tx, &mut buf, &mut offset).await {
-                    return Ok(());
+                while buf.len() > CHUNK {
+                    if !send(&tx, buf.split_to(CHUNK).freeze(), &mut offset).await {
+                        // The store answered early: its verdict follows.
+                        return Ok(());
+                    }
                 }
             }
             if !buf.is_empty() {
-                send(&tx, &mut buf, &mut offset).await;
+                send(&tx, buf.split().freeze(), &mut offset).await;
             }
             Ok(())
         }
         .await;
         drop(tx);
+        // Awaited even after a read error, so that the store has refused
+        // (and dropped) the partial file before the client hears of it.
         let response = call
             .await
             .map_err(|e| Error::Config(format!("the upload task failed: {e}")))?;
-        // The store's verdict wins over a read error it caused (it stopped
-        // reading because it refused the package).
+        // A read error is the request's fault, and the store's refusal of
+        // the partial file only follows from it.
         return match (response, sent) {
+            (_, Err(e)) => Err(e),
             (Ok(p), Ok(())) => Ok(p.into_inner()),
-            (Err(status), _) => Err(status.into()),
-            (Ok(_), Err(e)) => Err(e),
+            (Err(status), Ok(())) => Err(status.into()),
         };
     }
     Err(ApiError::new(
@@ -132,10 +148,9 @@ async fn upload_form(
     .into())
 }
 
-/// Sends the buffer as one data message; false if the store stopped
-/// listening (it answered early).
-async fn send(tx: &mpsc::Sender<pb::UploadRequest>, buf: &mut BytesMut, offset: &mut u64) -> bool {
-    let data = buf.split().freeze();
+/// Sends `data` as one data message; false if the store stopped listening
+/// (it answered early).
+async fn send(tx: &mpsc::Sender<pb::UploadRequest>, data: Bytes, offset: &mut u64) -> bool {
     let len = data.len() as u64;
     let message = pb::UploadRequest {
         kind: Some(pb::upload_request::Kind::Data(pb::UploadData {
@@ -181,17 +196,7 @@ pub async fn upload_plain(
     let result = async {
         let auth = authenticate(&s, &headers, &uri, &meta)?;
         let sha256 = file_sha256(&s, &headers, auth.scheme)?;
-        let boundary = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|ct| multer::parse_boundary(ct).ok())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Request.File.Missing",
-                    "the request is not multipart/form-data",
-                )
-            })?;
+        let boundary = boundary(&headers)?;
         let form = multer::Multipart::new(body.into_data_stream(), boundary);
         let package = upload_form(&s, form, &meta, sha256)
             .await
