@@ -343,9 +343,7 @@ impl Engine {
                 owner: engine.inner.config.owner.clone(),
                 outcome,
             };
-            if let Err(e) = engine.apply(dag_id, op).await {
-                tracing::error!(dag = dag_id, task = task_id, error = %e, "recording a sub-task's outcome failed");
-            }
+            engine.record(dag_id, op).await;
             engine
                 .inner
                 .running
@@ -356,6 +354,29 @@ impl Engine {
         });
         running.insert(task_id, handle.abort_handle());
         Ok(())
+    }
+
+    /// Records how an execution ended. The outcome lives only in memory
+    /// until then, so a database outage is waited out rather than the work
+    /// thrown away (which would run the sub-task again). If the outage
+    /// outlasts the lease, another engine takes the sub-task over and this
+    /// write is refused, as it must be.
+    async fn record(&self, dag_id: i64, op: DagOp) {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.apply(dag_id, op.clone()).await {
+                Ok(_) => return,
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(dag = dag_id, error = %e, "cannot record a sub-task's outcome yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    tracing::error!(dag = dag_id, error = %e, "recording a sub-task's outcome failed");
+                    return;
+                }
+            }
+        }
     }
 
     /// Runs one execution under its timeout, renewing the lease meanwhile.

@@ -73,5 +73,16 @@ impl Error {
     }
 }
 
+impl Error {
+    /// True for failures that go away by themselves (the database
+    /// restarting, a connection cut): worth retrying the same write.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Database(e) => obup_kit::db::is_transient(e),
+            _ => false,
+        }
+    }
+}
+
 /// The orchestrator's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -67,3 +67,23 @@ pub async fn connect(
     }
     Ok((pool, backend))
 }
+
+/// True for failures that go away by themselves: the server restarting, a
+/// connection cut, the pool briefly out of connections, a serialization
+/// conflict. Worth retrying the same statement; anything else is not.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes 08 (connection exception) and 57P (operator
+        // intervention: shutdown, crash recovery), serialization failure
+        // and deadlock.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || c.starts_with("57P") || c == "40001" || c == "40P01"
+        }),
+        _ => false,
+    }
+}
