@@ -8,10 +8,14 @@
 //! - `OBUP_DATA_DIR` (default `./obup-data`)
 //! - `OBUP_ENGINE_ID`: unique per orchestrator sharing a database, stable
 //!   across its restarts (default: the host name)
+//! - `OBUP_ENGINE_LEASE_SECS` (default 15): how long a sub-task of an
+//!   orchestrator that died stays its own before another takes it over
+//! - `OBUP_SIM_STEP_MS` (default 5): delay of each simulated cluster step
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use obup_upgrade_orchestrator::cluster::SimConfig;
 use obup_upgrade_orchestrator::engine::EngineConfig;
@@ -47,21 +51,35 @@ async fn main() -> anyhow::Result<()> {
         &std::fs::read_to_string("/etc/hostname")
             .map_or_else(|_| "obup".into(), |h| h.trim().to_owned()),
     );
+    let number = |k: &str, default: f64| -> anyhow::Result<f64> {
+        let v = env(k, &default.to_string());
+        v.parse()
+            .ok()
+            .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+            .ok_or_else(|| anyhow::anyhow!("{k} must be a number >= 0, got {v:?}"))
+    };
+    let defaults = EngineConfig::default();
     let engine = EngineConfig {
         owner,
         state_dir: data_dir.join("orchestrator"),
-        ..EngineConfig::default()
+        lease: Duration::from_secs_f64(number(
+            "OBUP_ENGINE_LEASE_SECS",
+            defaults.lease.as_secs_f64(),
+        )?),
+        ..defaults
+    };
+    let sim = SimConfig {
+        step: Duration::from_secs_f64(
+            number(
+                "OBUP_SIM_STEP_MS",
+                SimConfig::default().step.as_millis() as f64,
+            )? / 1000.0,
+        ),
+        ..SimConfig::default()
     };
     let (stop, stopped) = watch::channel(false);
-    let running = startup::start_simulated(
-        &database,
-        &data_dir,
-        &SimConfig::default(),
-        packages,
-        engine,
-        stopped,
-    )
-    .await?;
+    let running =
+        startup::start_simulated(&database, &data_dir, &sim, packages, engine, stopped).await?;
     let listener = tokio::net::TcpListener::bind(env("OBUP_LISTEN", "127.0.0.1:2887")).await?;
     let router = obup_kit::grpc::router(
         tonic::service::Routes::new(obup_upgrade_orchestrator::grpc::server(

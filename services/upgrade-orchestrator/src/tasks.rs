@@ -277,7 +277,7 @@ async fn host_dirs(ctx: &TaskContext) -> Result<(Arc<dyn Host>, Dirs)> {
     } else {
         PathBuf::from(&ctx.params.upgrade_dir)
     };
-    let task = upgrade.join(format!("rpm-{}", ctx.params.task_time));
+    let task = upgrade.join(task_dir_name(ctx.params.task_time, ctx.dag_id));
     Ok((
         host,
         Dirs {
@@ -286,6 +286,13 @@ async fn host_dirs(ctx: &TaskContext) -> Result<(Arc<dyn Host>, Dirs)> {
             arch,
         },
     ))
+}
+
+/// `rpm-<taskTime>-<dagId>`. obshell's is `rpm-<taskTime>` alone, which two
+/// DAGs created in the same millisecond share (two orchestrators, a burst of
+/// check DAGs): one's cleanup then deletes the other's packages mid-download.
+fn task_dir_name(task_time: i64, dag_id: i64) -> String {
+    format!("rpm-{task_time}-{dag_id}")
 }
 
 fn zone(ctx: &TaskContext) -> Result<&str> {
@@ -473,4 +480,17 @@ async fn reinstall_observer(ctx: &TaskContext) -> Result<()> {
         ))
         .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::task_dir_name;
+
+    #[test]
+    fn dags_created_in_the_same_millisecond_get_their_own_task_dirs() {
+        // obshell's `rpm-<taskTime>` would be the same for both.
+        let t = 1_795_295_678_420;
+        assert_ne!(task_dir_name(t, 1), task_dir_name(t, 2));
+        assert!(task_dir_name(t, 1).starts_with(&format!("rpm-{t}")));
+    }
 }

@@ -3,14 +3,18 @@
 //! Cluster state that matters (zone and server status, build versions,
 //! parameters) lives in `cluster.json` under its directory, and each server
 //! has a real home directory, so the cluster survives a restart of obup the
-//! way a real one would. The running version of a server is whatever
+//! way a real one would, and every orchestrator process that opens the same
+//! directory sees and changes the same cluster (each change is a
+//! read-modify-write under an exclusive `flock`), as several orchestrators
+//! share one real cluster. The running version of a server is whatever
 //! `bin/observer -V` in its home reports, so an upgrade has to install the
 //! new files to take effect. Invariants are checked as it goes: two zones
 //! are never down at once.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -79,60 +83,63 @@ pub struct SimCluster {
     dir: PathBuf,
     step: Duration,
     max_unpacked: u64,
-    state: Arc<Mutex<State>>,
 }
 
 impl SimCluster {
     /// Opens the cluster under `dir`, creating it from `config` if new.
     pub fn open(dir: &Path, config: &SimConfig) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let file = dir.join("cluster.json");
-        let state = if file.exists() {
-            let text = std::fs::read_to_string(&file)?;
-            serde_json::from_str(&text)
-                .map_err(|e| Error::Internal(format!("{} is invalid: {e}", file.display())))?
-        } else {
-            create(dir, config)?
-        };
         let sim = Self {
             id: "sim".into(),
             dir: dir.to_owned(),
             step: config.step,
             max_unpacked: config.max_unpacked,
-            state: Arc::new(Mutex::new(state)),
         };
-        sim.save()?;
+        let lock = sim.lock_file()?;
+        lock.lock()?;
+        if !dir.join("cluster.json").exists() {
+            sim.save(&create(dir, config)?)?;
+        }
         Ok(sim)
     }
 
+    /// Applies `f` to the current state and saves it, excluding every other
+    /// reader and writer, in this process or another.
     fn with<R>(&self, f: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
-        let r = {
-            let mut state = self
-                .state
-                .lock()
-                .expect("the sim state lock is never poisoned: no code panics holding it");
-            f(&mut state)?
-        };
-        self.save()?;
+        let lock = self.lock_file()?;
+        lock.lock()?;
+        let mut state = self.load()?;
+        let r = f(&mut state)?;
+        self.save(&state)?;
         Ok(r)
     }
 
-    /// Reads the state without writing it back.
-    fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
-        f(&self
-            .state
-            .lock()
-            .expect("the sim state lock is never poisoned: no code panics holding it"))
+    /// Reads the current state.
+    fn read<R>(&self, f: impl FnOnce(&State) -> R) -> Result<R> {
+        let lock = self.lock_file()?;
+        lock.lock_shared()?;
+        Ok(f(&self.load()?))
     }
 
-    fn save(&self) -> Result<()> {
-        let text = {
-            let state = self
-                .state
-                .lock()
-                .expect("the sim state lock is never poisoned: no code panics holding it");
-            serde_json::to_string_pretty(&*state).map_err(|e| Error::Internal(e.to_string()))?
-        };
+    /// The lock file; its `flock` is released when the handle is dropped.
+    fn lock_file(&self) -> Result<File> {
+        Ok(File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("cluster.lock"))?)
+    }
+
+    fn load(&self) -> Result<State> {
+        let file = self.dir.join("cluster.json");
+        let text = std::fs::read_to_string(&file)?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Internal(format!("{} is invalid: {e}", file.display())))
+    }
+
+    fn save(&self, state: &State) -> Result<()> {
+        let text =
+            serde_json::to_string_pretty(state).map_err(|e| Error::Internal(e.to_string()))?;
         // Write-then-rename: a crash never leaves half a state file.
         let tmp = self.dir.join("cluster.json.tmp");
         std::fs::write(&tmp, text)?;
@@ -231,7 +238,7 @@ impl Cluster for SimCluster {
     }
 
     async fn topology(&self) -> Result<Topology> {
-        Ok(self.read(|s| Topology {
+        self.read(|s| Topology {
             edition: edition(&s.edition),
             zones: s
                 .zones
@@ -254,7 +261,7 @@ impl Cluster for SimCluster {
                     })
                 })
                 .collect(),
-        }))
+        })
     }
 
     async fn stop_zone(&self, zone: &str) -> Result<()> {
@@ -311,7 +318,7 @@ impl Cluster for SimCluster {
     }
 
     async fn backup_parameters(&self) -> Result<String> {
-        self.read(|s| serde_json::to_string(&s.parameters))
+        self.read(|s| serde_json::to_string(&s.parameters))?
             .map_err(|e| Error::Internal(e.to_string()))
     }
 
@@ -361,7 +368,7 @@ impl Cluster for SimCluster {
                 }
             }
             Ok(())
-        })
+        })?
     }
 
     fn host(&self, agent: &str) -> Result<Arc<dyn Host>> {
@@ -370,7 +377,7 @@ impl Cluster for SimCluster {
                 .iter()
                 .flat_map(|z| &z.servers)
                 .any(|v| v.agent == agent)
-        });
+        })?;
         if !known {
             return Err(Error::Cluster(format!("no server with agent {agent}")));
         }
