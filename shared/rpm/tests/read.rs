@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use md5::{Digest, Md5};
-use obup_rpm::{Compressor, Error, ScanOptions, digest_package, scan_package};
+use obup_rpm::{Compressor, Error, ScanOptions, digest_package, scan_package, unpack_package};
 use obup_test_support::rpm_fixture::{CpioSpec, resign};
 use obup_test_support::{Compression, OB_HOME, RpmSpec, cpio_newc};
 
@@ -160,6 +160,38 @@ fn unsafe_paths_and_special_files_are_refused() {
     };
     let bytes = spec.build_with_cpio(&cpio_newc(&[device]));
     assert!(matches!(scan(&bytes), Err(Error::SpecialFile(_))));
+}
+
+#[test]
+fn symlink_targets_are_bounded_and_must_stay_inside() {
+    // The header declares 2 MiB, so a 1 MiB target passes the size bound.
+    let spec = RpmSpec::new("obshell", "4.3.5.0", "1.el7")
+        .compression(Compression::Zstd)
+        .file("/home/admin/oceanbase/bin/obshell", vec![0; 2 << 20]);
+    let corrupt = |e: &Error| matches!(e, Error::CorruptPayload(_));
+    let unsafe_path = |e: &Error| matches!(e, Error::UnsafePath(_));
+    let cases: [(&str, Vec<u8>, &dyn Fn(&Error) -> bool); 3] = [
+        ("1 MiB target", b"a/".repeat(1 << 19), &corrupt),
+        (
+            "escaping target",
+            b"../../../../../etc".to_vec(),
+            &unsafe_path,
+        ),
+        ("absolute target", b"/etc".to_vec(), &unsafe_path),
+    ];
+    for (case, target, expected) in cases {
+        let bytes = spec.build_with_cpio(&cpio_newc(&[CpioSpec {
+            name: "./home/admin/oceanbase/bin/obshell".into(),
+            mode: 0o120777,
+            data: target,
+        }]));
+        // Refused at upload, and by the unpacker alike.
+        let e = scan(&bytes).unwrap_err();
+        assert!(expected(&e), "scan, {case}: {e}");
+        let dest = tempfile::tempdir().unwrap();
+        let e = unpack_package(Cursor::new(bytes), dest.path(), &Default::default()).unwrap_err();
+        assert!(expected(&e), "unpack, {case}: {e}");
+    }
 }
 
 #[test]
