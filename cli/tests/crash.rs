@@ -1,7 +1,7 @@
-//! Crash safety with a real process: `obup dev` is killed with SIGKILL in
-//! the middle of an upgrade and started again on the same data dir. The DAG
-//! completes; sub-tasks that had finished are not run again; the ones that
-//! were running resume.
+//! Crash safety with a real process: `obup dev` is killed with SIGKILL at
+//! several points of an upgrade and started again on the same data dir
+//! each time. The DAG completes; sub-tasks that had finished are not run
+//! again; the ones that were running resume.
 
 mod common;
 
@@ -28,6 +28,9 @@ async fn dag(url: &str, id: i64) -> opb::Dag {
         .unwrap()
         .into_inner()
 }
+
+/// Stages of the 30-stage rolling DAG at which `obup dev` is killed.
+const KILL_AT_STAGES: [i32; 4] = [3, 10, 17, 24];
 
 #[tokio::test]
 async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work() {
@@ -73,23 +76,42 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
         .unwrap()
         .into_inner();
 
-    // Let it get well into the per-zone stages, then kill it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let before = loop {
-        let d = dag(&dev.url, started.id).await;
-        if d.stage >= 15 {
-            break d;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the DAG did not progress: {d:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // Kill it at several points of the DAG, restarting each time. Not while
+    // the pre script runs: that one cannot continue, and the DAG fails as
+    // obshell's does.
+    let mut dev = dev;
+    let tasks = |d: &opb::Dag| -> Vec<opb::SubTask> {
+        d.nodes.iter().flat_map(|n| n.sub_tasks.clone()).collect()
     };
-    dev.kill();
-    assert_ne!(before.state, "SUCCEED");
+    let mut snapshots = Vec::new();
+    for kill_at in KILL_AT_STAGES {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let before = loop {
+            let d = dag(&dev.url, started.id).await;
+            let current = &d.nodes[(d.stage.max(1) - 1) as usize].name;
+            if d.stage >= kill_at && !current.contains("pre script") {
+                break d;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline && d.state != "SUCCEED",
+                "the DAG did not reach stage {kill_at}: {d:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        dev.kill();
+        assert_ne!(before.state, "SUCCEED");
+        let running = tasks(&before)
+            .iter()
+            .filter(|t| t.state == "RUNNING")
+            .count();
+        eprintln!(
+            "killed at stage {} with {running} sub-tasks running",
+            before.stage
+        );
+        snapshots.push(before);
+        dev = DevServer::start(&data, &["--sim-step-ms", "40"]);
+    }
 
-    let dev = DevServer::start(&data, &["--sim-step-ms", "40"]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let after = loop {
         let d = dag(&dev.url, started.id).await;
@@ -104,18 +126,21 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
     };
     assert_eq!(after.state, "SUCCEED", "{after:?}");
 
-    // Nothing that had finished ran again; at most what was in flight ran
-    // once more (resumed).
-    let tasks = |d: &opb::Dag| -> Vec<opb::SubTask> {
-        d.nodes.iter().flat_map(|n| n.sub_tasks.clone()).collect()
-    };
+    // After each kill, nothing that had finished ran again; at most what was
+    // in flight ran once more (resumed).
     let after_tasks = tasks(&after);
-    for t in tasks(&before) {
-        let now = after_tasks.iter().find(|a| a.id == t.id).unwrap();
-        match t.state.as_str() {
-            "SUCCEED" => assert_eq!(now.execute_times, t.execute_times, "{} ran again", t.name),
-            "RUNNING" => assert!(now.execute_times <= t.execute_times + 1, "{}", t.name),
-            _ => {}
+    for before in &snapshots {
+        for t in tasks(before) {
+            let now = after_tasks.iter().find(|a| a.id == t.id).unwrap();
+            match t.state.as_str() {
+                "SUCCEED" => assert_eq!(now.execute_times, t.execute_times, "{} ran again", t.name),
+                "RUNNING" => assert!(
+                    now.execute_times <= t.execute_times + KILL_AT_STAGES.len() as i32,
+                    "{}",
+                    t.name
+                ),
+                _ => {}
+            }
         }
     }
     // And the upgrade really happened.
