@@ -21,7 +21,9 @@ use aes::cipher::generic_array::GenericArray;
 use aes::cipher::{BlockEncryptMut, KeyIvInit};
 use base64::Engine;
 use obup_test_support::Compression;
-use obup_test_support::bench::{MIB, ServiceProcess, env_or, hash_seconds, median, package};
+use obup_test_support::bench::{
+    Figure, MIB, ServiceProcess, env_or, hash_seconds, median, package, report,
+};
 const BOUNDARY: &str = "0123456789abcdef0123456789abcdef";
 
 fn main() -> anyhow::Result<()> {
@@ -65,39 +67,24 @@ fn main() -> anyhow::Result<()> {
     let mbps = |t: f64| size as f64 / 1e6 / t;
     let gateway_peak = peaks.iter().map(|p| p.0).max().unwrap_or(0);
     let store_peak = peaks.iter().map(|p| p.1).max().unwrap_or(0);
-    println!(
-        "\n{:<46} {:>14} {:>18} {:>7} {:>16}",
-        "figure", "value", "in-run baseline", "ratio", "target"
-    );
     let ratio = mbps(t_up) / mbps(t_hash);
-    println!(
-        "{:<46} {:>9.0} MB/s {:>13.0} MB/s {:>7.2} {:>16} {}",
-        "encrypted REST upload vs MD5+SHA-256",
-        mbps(t_up),
-        mbps(t_hash),
-        ratio,
-        ">= 0.60",
-        if ratio >= 0.6 { "ok" } else { "MISSED" }
-    );
-    let rss = gateway_peak as f64 / MIB as f64;
-    println!(
-        "{:<46} {:>10.1} MiB {:>13} MiB {:>7.2} {:>16} {}",
-        "gateway peak RSS (obup-gateway)",
-        rss,
-        size / MIB,
-        rss / 64.0,
-        "<= 64 MiB",
-        if rss <= 64.0 { "ok" } else { "MISSED" }
-    );
-    println!(
-        "{:<46} {:>10.1} MiB {:>13} MiB {:>7} {:>16}",
-        "package store peak RSS (obup-package-store)",
-        store_peak as f64 / MIB as f64,
-        size / MIB,
-        "-",
-        "-"
-    );
-    Ok(())
+    report(&[
+        Figure::new(
+            "encrypted REST upload vs MD5+SHA-256",
+            format!("{:.0} MB/s", mbps(t_up)),
+        )
+        .baseline(format!("{:.0} MB/s", mbps(t_hash)), ratio)
+        .target(">= 0.60", ratio >= 0.6),
+        Figure::peak_rss(
+            "REST upload: gateway peak RSS",
+            gateway_peak,
+            format!("{} MiB package", size / MIB),
+        ),
+        Figure::new(
+            "REST upload: package store peak RSS",
+            format!("{:.1} MiB", store_peak as f64 / MIB as f64),
+        ),
+    ])
 }
 
 /// A service binary of the workspace, in the same target dir as `obup`.

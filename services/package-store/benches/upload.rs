@@ -18,7 +18,9 @@ use std::time::Instant;
 
 use obup_proto::pb::packagestore::v1 as pb;
 use obup_test_support::Compression;
-use obup_test_support::bench::{MIB, ServiceProcess, env_or, hash_seconds, median, package};
+use obup_test_support::bench::{
+    Figure, MIB, ServiceProcess, env_or, hash_seconds, median, package, report,
+};
 use pb::package_store_client::PackageStoreClient;
 use tokio::io::AsyncReadExt;
 
@@ -26,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let mib: u64 = env_or("OBUP_BENCH_MIB", 1024);
     let reps: usize = env_or("OBUP_BENCH_REPS", 3);
     let rt = tokio::runtime::Runtime::new()?;
-    let mut rows = Vec::new();
+    let mut figures = Vec::new();
     for (c, name) in [
         (Compression::Zstd, "zstd"),
         (Compression::Gzip, "gzip"),
@@ -59,54 +61,36 @@ fn main() -> anyhow::Result<()> {
         if c == Compression::Xz {
             let t_xz = median(&xz);
             let slower = t_hash.max(t_xz);
-            rows.push(row(
-                "xz upload time vs max(hash, xz -dc)",
-                format!("{:.0} MB/s ({t_up:.2}s)", mbps(t_up)),
-                format!("hash {t_hash:.2}s, xz -dc {t_xz:.2}s"),
-                t_up / slower,
-                "<= 1.25",
-                t_up / slower <= 1.25,
-            ));
+            figures.push(
+                Figure::new(
+                    "xz upload time vs max(hash, xz -dc)",
+                    format!("{:.0} MB/s ({t_up:.2}s)", mbps(t_up)),
+                )
+                .baseline(
+                    format!("hash {t_hash:.2}s, xz -dc {t_xz:.2}s"),
+                    t_up / slower,
+                )
+                .target("<= 1.25", t_up / slower <= 1.25),
+            );
         } else {
-            rows.push(row(
-                &format!("{name} upload MB/s vs hashing"),
-                format!("{:.0} MB/s", mbps(t_up)),
-                format!("{:.0} MB/s", mbps(t_hash)),
-                mbps(t_up) / mbps(t_hash),
-                ">= 0.80",
-                mbps(t_up) / mbps(t_hash) >= 0.8,
-            ));
+            let ratio = mbps(t_up) / mbps(t_hash);
+            figures.push(
+                Figure::new(
+                    format!("{name} gRPC upload vs MD5+SHA-256"),
+                    format!("{:.0} MB/s", mbps(t_up)),
+                )
+                .baseline(format!("{:.0} MB/s", mbps(t_hash)), ratio)
+                .target(">= 0.80", ratio >= 0.8),
+            );
         }
         let peak = *rss.iter().max().unwrap_or(&0);
-        rows.push(row(
-            &format!("{name} server peak RSS"),
-            format!("{:.1} MiB", peak as f64 / MIB as f64),
+        figures.push(Figure::peak_rss(
+            format!("{name} upload: package store peak RSS"),
+            peak,
             format!("{} MiB package", size / MIB),
-            peak as f64 / MIB as f64 / 64.0,
-            "<= 1.00 (64 MiB)",
-            peak <= 64 * MIB,
         ));
     }
-    println!(
-        "\n{:<42} {:>20} {:>30} {:>7} {:>18}",
-        "figure", "value", "in-run baseline", "ratio", "target"
-    );
-    for r in &rows {
-        println!("{r}");
-    }
-    Ok(())
-}
-
-fn row(
-    figure: &str,
-    value: String,
-    baseline: String,
-    ratio: f64,
-    target: &str,
-    ok: bool,
-) -> String {
-    let verdict = if ok { "ok" } else { "MISSED" };
-    format!("{figure:<42} {value:>20} {baseline:>30} {ratio:>7.2} {target:>18} {verdict}")
+    report(&figures)
 }
 
 /// Seconds for `xz -dc` to decompress the package's payload.

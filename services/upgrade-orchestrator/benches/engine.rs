@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use obup_package_store::PackageStore;
 use obup_proto::pb::orchestrator::v1 as opb;
 use obup_proto::pb::packagestore::v1 as ppb;
+use obup_test_support::bench::{Figure, env_or, report};
 use obup_test_support::{Compression, RpmSpec};
 use obup_upgrade_orchestrator::cluster::{Cluster, SimCluster, SimConfig};
 use obup_upgrade_orchestrator::domain::template::Mode;
@@ -24,13 +25,6 @@ use obup_upgrade_orchestrator::plan::UpgradeRequest;
 use obup_upgrade_orchestrator::startup;
 use obup_upgrade_orchestrator::storage::{DagRepository, SqlDagRepository};
 use tokio::sync::watch;
-
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -69,36 +63,27 @@ async fn run() -> anyhow::Result<()> {
     let latencies = watch_latency(&env, watchers).await?;
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
 
-    println!(
-        "\n{:<52} {:>14} {:>22} {:>8} {:>10}",
-        "figure", "value", "baseline", "ratio", "target"
-    );
-    println!(
-        "{:<52} {:>13.3}s {:>22} {:>8.3} {:>10} {}",
-        "30-stage CE rolling DAG, zero-delay steps (median)",
-        wall,
-        "30 s (obshell's tick)",
-        wall / 30.0,
-        "<= 1 s",
-        if wall <= 1.0 { "ok" } else { "MISSED" }
-    );
-    for (name, p) in [("p50", 0.5), ("p99", 0.99)] {
-        let v = pct(p);
-        println!(
-            "{:<52} {:>12}ms {:>22} {:>8} {:>10} {}",
-            format!("WatchDag delivery delay {name}, {watchers} watchers"),
-            v,
-            format!("{} events", latencies.len()),
-            "-",
-            if name == "p99" { "<= 50 ms" } else { "-" },
-            if name == "p50" || v <= 50 {
-                "ok"
-            } else {
-                "MISSED"
-            }
-        );
-    }
-    Ok(())
+    let (p50, p99) = (pct(0.5), pct(0.99));
+    let events = format!("{} events", latencies.len());
+    report(&[
+        Figure::new(
+            "30-stage CE rolling DAG, zero-delay steps (median)",
+            format!("{wall:.3} s"),
+        )
+        .baseline("30 s (obshell's 1 s tick)", wall / 30.0)
+        .target("<= 1 s", wall <= 1.0),
+        Figure::new(
+            format!("WatchDag delivery delay p50, {watchers} gRPC watchers"),
+            format!("{p50} ms"),
+        )
+        .note(events.clone()),
+        Figure::new(
+            format!("WatchDag delivery delay p99, {watchers} gRPC watchers"),
+            format!("{p99} ms"),
+        )
+        .note(events)
+        .target("<= 50 ms", p99 <= 50),
+    ])
 }
 
 fn request() -> UpgradeRequest {

@@ -8,9 +8,10 @@ mod common;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use obup_proto::pb::orchestrator::v1 as opb;
+use obup_test_support::bench::{Figure, MIB, report};
 use obup_test_support::{PrivatePostgres, ServiceProcess, TestDb};
 use opb::upgrade_orchestrator_client::UpgradeOrchestratorClient;
 use tonic::transport::Channel;
@@ -223,4 +224,105 @@ async fn a_dag_rides_out_a_database_restart_without_running_anything_twice() {
     for (task, (_, times)) in sub_tasks(&done) {
         assert_eq!(times, 1, "sub-task {task} ran {times} times");
     }
+}
+
+/// Load: 1,000 subscribers watch one upgrade from its start, over 20
+/// connections. Every stream delivers the snapshot and then every change,
+/// gap-free, to the same final sequence number, and the service stays
+/// within the 64 MiB bound. `scripts/bench` runs this in release mode and
+/// puts its figures in the project's benchmark table.
+#[tokio::test]
+async fn a_thousand_watchers_each_see_the_whole_upgrade_within_the_memory_bound() {
+    const WATCHERS: usize = 1000;
+    const CONNECTIONS: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create()
+        .await
+        .expect("PostgreSQL must be running (see README)");
+    let store = common::package_store(&dir.path().join("store")).await;
+    let o = orchestrator("engine", &dir.path().join("data"), &db.url, &store, "10");
+    let id = client(&o.url)
+        .await
+        .start_upgrade(target())
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+
+    let mut channels = Vec::new();
+    for _ in 0..CONNECTIONS {
+        channels.push(client(&o.url).await);
+    }
+    let started = Instant::now();
+    let watchers: Vec<_> = (0..WATCHERS)
+        .map(|i| {
+            let mut c = channels[i % CONNECTIONS].clone();
+            tokio::spawn(async move {
+                let mut stream = c
+                    .watch_dag(opb::WatchDagRequest {
+                        dag_id: id,
+                        after_seq: 0,
+                        follow: false,
+                    })
+                    .await?
+                    .into_inner();
+                let mut seqs = Vec::new();
+                while let Some(e) = stream.message().await? {
+                    seqs.push(e.seq);
+                }
+                Ok::<_, tonic::Status>(seqs)
+            })
+        })
+        .collect();
+    let mut finals = std::collections::BTreeSet::new();
+    let mut events = 0;
+    let mut errors = Vec::new();
+    for w in watchers {
+        match w.await.unwrap() {
+            Ok(seqs) => {
+                // After the snapshot, every change once, in order, no gaps.
+                assert!(
+                    seqs.windows(2).skip(1).all(|p| p[1] == p[0] + 1),
+                    "a gap or a repeat: {seqs:?}"
+                );
+                finals.insert(*seqs.last().unwrap());
+                events += seqs.len();
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let peak = o.peak_rss().unwrap();
+    report(&[
+        Figure::new(
+            format!("{WATCHERS} WatchDag subscribers: failed streams"),
+            errors.len().to_string(),
+        )
+        .target("0", errors.is_empty()),
+        Figure::new(
+            format!("{WATCHERS} WatchDag subscribers: events delivered"),
+            events.to_string(),
+        )
+        .note(format!("one 30-stage DAG, {wall:.1} s")),
+        Figure::peak_rss(
+            format!("{WATCHERS} WatchDag subscribers: orchestrator peak RSS"),
+            peak,
+            format!("{WATCHERS} streams"),
+        ),
+    ])
+    .unwrap();
+    assert!(
+        errors.is_empty(),
+        "{} streams failed: {errors:?}",
+        errors.len()
+    );
+    assert_eq!(
+        finals.len(),
+        1,
+        "streams ended at different points: {finals:?}"
+    );
+    let done = dag(&o.url, id).await.unwrap();
+    assert_eq!(done.state, "SUCCEED");
+    assert_eq!(finals.first(), Some(&done.seq));
+    assert!(peak <= 64 * MIB, "peak RSS {} MiB", peak / MIB);
 }

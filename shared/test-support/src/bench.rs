@@ -105,3 +105,116 @@ pub fn hash_seconds(path: &Path) -> anyhow::Result<f64> {
     std::hint::black_box((md5.finalize(), sha.finalize()));
     Ok(start.elapsed().as_secs_f64())
 }
+
+/// One measured figure, as every obup benchmark reports it.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub figure: String,
+    pub value: String,
+    /// The in-run baseline (or the input size, for memory figures).
+    pub baseline: String,
+    pub ratio: Option<f64>,
+    pub target: String,
+    /// `None` for figures without a target.
+    pub ok: Option<bool>,
+}
+
+impl Figure {
+    pub fn new(figure: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            figure: figure.into(),
+            value: value.into(),
+            baseline: "-".into(),
+            ratio: None,
+            target: "-".into(),
+            ok: None,
+        }
+    }
+
+    pub fn baseline(mut self, baseline: impl Into<String>, ratio: f64) -> Self {
+        self.baseline = baseline.into();
+        self.ratio = Some(ratio);
+        self
+    }
+
+    /// Context for a value that has no baseline to divide by.
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.baseline = note.into();
+        self
+    }
+
+    pub fn target(mut self, target: impl Into<String>, ok: bool) -> Self {
+        self.target = target.into();
+        self.ok = Some(ok);
+        self
+    }
+
+    /// A peak RSS against the 64 MiB bound every service is held to.
+    pub fn peak_rss(figure: impl Into<String>, bytes: u64, input: impl Into<String>) -> Self {
+        let mib = bytes as f64 / MIB as f64;
+        Self::new(figure, format!("{mib:.1} MiB"))
+            .baseline(input, mib / 64.0)
+            .target("<= 64 MiB", bytes <= 64 * MIB)
+    }
+
+    fn cells(&self) -> [String; 6] {
+        let verdict = match self.ok {
+            Some(true) => "ok",
+            Some(false) => "MISSED",
+            None => "",
+        };
+        [
+            self.figure.clone(),
+            self.value.clone(),
+            self.baseline.clone(),
+            self.ratio.map_or("-".into(), |r| format!("{r:.2}")),
+            self.target.clone(),
+            verdict.into(),
+        ]
+    }
+}
+
+/// Prints `figures` as a table and, when `OBUP_BENCH_REPORT` names a file,
+/// appends them to it, tab-separated, for `scripts/bench`'s one table.
+pub fn report(figures: &[Figure]) -> anyhow::Result<()> {
+    println!("\n{}", table(figures.iter().map(Figure::cells)));
+    if let Ok(path) = std::env::var("OBUP_BENCH_REPORT") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        for cells in figures.iter().map(Figure::cells) {
+            std::io::Write::write_all(&mut f, format!("{}\n", cells.join("\t")).as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// Rows aligned under a header: text left, numbers right.
+pub fn table(rows: impl Iterator<Item = [String; 6]>) -> String {
+    let header = ["figure", "value", "in-run baseline", "ratio", "target", ""].map(String::from);
+    let rows: Vec<[String; 6]> = std::iter::once(header).chain(rows).collect();
+    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..6).map(width).collect();
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{:<w0$}  {:>w1$}  {:>w2$}  {:>w3$}  {:>w4$}  {}",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2],
+                w3 = widths[3],
+                w4 = widths[4],
+            )
+            .trim_end()
+            .to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
