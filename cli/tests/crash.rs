@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -32,11 +33,10 @@ async fn dag(url: &str, id: i64) -> opb::Dag {
 /// Stages of the 30-stage rolling DAG at which `obup dev` is killed.
 const KILL_AT_STAGES: [i32; 4] = [3, 10, 17, 24];
 
-#[tokio::test]
-async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let files = dir.path().join("files");
+/// `obup dev` on `data` with the target packages uploaded and a rolling
+/// upgrade started; returns the server and the DAG id.
+async fn upgrade_started(dir: &Path, data: &Path, step_ms: &str) -> (DevServer, i64) {
+    let files = dir.join("files");
     std::fs::create_dir_all(&files).unwrap();
     let ce = files.join("ce.rpm");
     let libs = files.join("libs.rpm");
@@ -53,7 +53,7 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
     )
     .unwrap();
 
-    let dev = DevServer::start(&data, &["--sim-step-ms", "40"]);
+    let dev = DevServer::start(data, &["--sim-step-ms", step_ms]);
     let up = Command::new(OBUP)
         .args(["upload", "--server", &dev.url])
         .args([&ce, &libs])
@@ -75,6 +75,14 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
         .await
         .unwrap()
         .into_inner();
+    (dev, started.id)
+}
+
+#[tokio::test]
+async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (dev, dag_id) = upgrade_started(dir.path(), &data, "40").await;
 
     // Kill it at several points of the DAG, restarting each time. Not while
     // the pre script runs: that one cannot continue, and the DAG fails as
@@ -87,7 +95,7 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
     for kill_at in KILL_AT_STAGES {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         let before = loop {
-            let d = dag(&dev.url, started.id).await;
+            let d = dag(&dev.url, dag_id).await;
             let current = &d.nodes[(d.stage.max(1) - 1) as usize].name;
             if d.stage >= kill_at && !current.contains("pre script") {
                 break d;
@@ -114,7 +122,7 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let after = loop {
-        let d = dag(&dev.url, started.id).await;
+        let d = dag(&dev.url, dag_id).await;
         if d.state == "SUCCEED" || d.state == "FAILED" {
             break d;
         }
@@ -152,5 +160,94 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
         for s in zone["servers"].as_array().unwrap() {
             assert_eq!(s["build_version"], "4.3.5.0-100000202024123117");
         }
+    }
+}
+
+/// The pre script cannot continue (obshell's flag): killed while it runs, it
+/// is not run again behind the operator's back. The DAG fails with the
+/// reason, and RETRY runs it again deliberately.
+#[tokio::test]
+async fn a_sub_task_that_cannot_continue_is_failed_not_rerun_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Slow steps, so that the test catches the pre script running.
+    let (dev, dag_id) = upgrade_started(dir.path(), &data, "400").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let pre = loop {
+        let d = dag(&dev.url, dag_id).await;
+        let running = d
+            .nodes
+            .iter()
+            .flat_map(|n| &n.sub_tasks)
+            .find(|t| t.state == "RUNNING" && !t.can_continue);
+        if let Some(t) = running {
+            break t.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw the pre script run: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    dev.kill();
+
+    let dev = DevServer::start(&data, &["--sim-step-ms", "40"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let failed = loop {
+        let d = dag(&dev.url, dag_id).await;
+        if d.state == "FAILED" {
+            break d;
+        }
+        assert_ne!(
+            d.state, "SUCCEED",
+            "the DAG went on past an interrupted pre script"
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the DAG did not fail: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let task = failed
+        .nodes
+        .iter()
+        .flat_map(|n| &n.sub_tasks)
+        .find(|t| t.id == pre.id)
+        .unwrap();
+    assert_eq!(
+        (task.state.as_str(), task.execute_times),
+        ("FAILED", pre.execute_times)
+    );
+    let logs = client(&dev.url)
+        .await
+        .get_sub_task_logs(opb::GetSubTaskRequest { id: pre.id })
+        .await
+        .unwrap()
+        .into_inner()
+        .logs;
+    assert!(
+        logs.iter().any(|l| l.content.contains("cannot continue")),
+        "{logs:?}"
+    );
+
+    client(&dev.url)
+        .await
+        .operate_dag(opb::OperateDagRequest {
+            id: dag_id,
+            operator: "RETRY".into(),
+        })
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = dag(&dev.url, dag_id).await;
+        if d.state == "SUCCEED" {
+            break;
+        }
+        assert!(
+            d.state != "FAILED" && tokio::time::Instant::now() < deadline,
+            "the retried DAG did not succeed: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
