@@ -456,6 +456,12 @@ fn orchestrator_rows(o: &UpgradeOrchestratorClient<Channel>) -> Vec<Row> {
             "OB.Upgrade.Mode.NotSupported",
         ),
         row(
+            "list DAGs: filter 9",
+            call!(list_dags, opb::ListDagsRequest { filter: 9 }),
+            InvalidArgument,
+            "Common.IllegalArgument",
+        ),
+        row(
             "start upgrade: relative upgrade dir",
             call!(start_upgrade, relative_dir),
             InvalidArgument,

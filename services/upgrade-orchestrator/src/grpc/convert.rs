@@ -2,32 +2,39 @@
 
 use obup_proto::pb::orchestrator::v1 as pb;
 
-use crate::WatchItem;
 use crate::domain::dag::{Dag, Node, SubTask};
 use crate::domain::template::Mode;
 use crate::plan::{Plan, UpgradeRequest};
 use crate::storage::{DagFilter, Event, EventBody, LogRow};
+use crate::{Error, WatchItem};
 
-pub(crate) fn request(m: pb::UpgradeRequest) -> UpgradeRequest {
-    UpgradeRequest {
+/// An enum number this build does not know (a newer client) is refused, not
+/// read as the default.
+pub(crate) fn request(m: pb::UpgradeRequest) -> Result<UpgradeRequest, Error> {
+    Ok(UpgradeRequest {
         version: m.version,
         release: m.release,
         mode: match pb::Mode::try_from(m.mode) {
             Ok(pb::Mode::Rolling) => Some(Mode::Rolling),
             Ok(pb::Mode::StopService) => Some(Mode::StopService),
-            Ok(pb::Mode::Unspecified) | Err(_) => None,
+            Ok(pb::Mode::Unspecified) => None,
+            Err(_) => return Err(Error::ModeNotSupported(format!("mode number {}", m.mode))),
         },
         upgrade_dir: m.upgrade_dir,
         freeze_server: m.freeze_server,
         package_ids: m.package_ids,
-    }
+    })
 }
 
-pub(crate) fn filter(m: i32) -> DagFilter {
+pub(crate) fn filter(m: i32) -> Result<DagFilter, Error> {
     match pb::DagFilter::try_from(m) {
-        Ok(pb::DagFilter::Unfinished) => DagFilter::Unfinished,
-        Ok(pb::DagFilter::Maintenance) => DagFilter::Maintenance,
-        Ok(pb::DagFilter::All) | Err(_) => DagFilter::All,
+        Ok(pb::DagFilter::Unfinished) => Ok(DagFilter::Unfinished),
+        Ok(pb::DagFilter::Maintenance) => Ok(DagFilter::Maintenance),
+        Ok(pb::DagFilter::All) => Ok(DagFilter::All),
+        Err(_) => Err(Error::InvalidArgument {
+            field: "filter",
+            reason: format!("unknown DagFilter number {m}"),
+        }),
     }
 }
 

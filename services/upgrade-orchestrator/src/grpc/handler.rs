@@ -33,7 +33,7 @@ impl UpgradeOrchestrator for Handler {
     ) -> Result<Response<pb::Plan>, Status> {
         let plan = self
             .orchestrator
-            .plan(&convert::request(request.into_inner()))
+            .plan(&convert::request(request.into_inner())?)
             .await?;
         Ok(Response::new(convert::plan(plan)))
     }
@@ -44,7 +44,7 @@ impl UpgradeOrchestrator for Handler {
     ) -> Result<Response<pb::Dag>, Status> {
         let dag = self
             .orchestrator
-            .check(&convert::request(request.into_inner()))
+            .check(&convert::request(request.into_inner())?)
             .await?;
         Ok(Response::new(convert::dag(&dag, false)))
     }
@@ -55,7 +55,7 @@ impl UpgradeOrchestrator for Handler {
     ) -> Result<Response<pb::Dag>, Status> {
         let dag = self
             .orchestrator
-            .start(&convert::request(request.into_inner()))
+            .start(&convert::request(request.into_inner())?)
             .await?;
         Ok(Response::new(convert::dag(&dag, false)))
     }
@@ -75,7 +75,7 @@ impl UpgradeOrchestrator for Handler {
     ) -> Result<Response<pb::ListDagsResponse>, Status> {
         let dags = self
             .orchestrator
-            .list(convert::filter(request.into_inner().filter))
+            .list(convert::filter(request.into_inner().filter)?)
             .await?;
         Ok(Response::new(pb::ListDagsResponse {
             dags: dags.iter().map(|d| convert::dag(d, false)).collect(),
