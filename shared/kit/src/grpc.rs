@@ -76,7 +76,8 @@ async fn traced(
     let method = request.uri().path().to_owned();
     let span = tracing::info_span!("grpc", trace_id = %trace_id.as_deref().unwrap_or(""), %method);
     let started = std::time::Instant::now();
-    let response = next.run(request).instrument(span.clone()).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
+    crate::status::code_framework_error(response.headers_mut());
     // Errors of unary calls travel in the headers; streams report theirs in
     // trailers, which the handler's own log lines cover.
     let code = response

@@ -127,6 +127,12 @@ fn package_store_rows(s: &PackageStoreClient<Channel>, stored: &ppb::Package) ->
     use Code::*;
     vec![
         row(
+            "find package: a 5 MiB request (limit 4 MiB)",
+            find(&"x".repeat(5 << 20), None),
+            OutOfRange,
+            "Common.Request.TooLarge",
+        ),
+        row(
             "upload: no message at all",
             upload(s, vec![]),
             InvalidArgument,
@@ -310,8 +316,16 @@ fn orchestrator_rows(o: &UpgradeOrchestratorClient<Channel>) -> Vec<Row> {
     relative_dir.upgrade_dir = "tmp/upgrade".into();
     let mut unknown_mode = upgrade("4.3.5.0", "1.el7", opb::Mode::Rolling);
     unknown_mode.mode = 42;
+    let mut huge = upgrade("4.3.5.0", "1.el7", opb::Mode::Rolling);
+    huge.upgrade_dir = format!("/{}", "d".repeat(5 << 20));
     use Code::*;
     vec![
+        row(
+            "start upgrade: a 5 MiB request (limit 4 MiB)",
+            call!(start_upgrade, huge),
+            OutOfRange,
+            "Common.Request.TooLarge",
+        ),
         row(
             "get DAG: unknown id",
             call!(
