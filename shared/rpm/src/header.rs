@@ -15,6 +15,10 @@ const HEADER_MAGIC: [u8; 4] = [0x8E, 0xAD, 0xE8, 0x01];
 /// Intro bytes before the index.
 pub(crate) const INTRO_SIZE: usize = 16;
 const ENTRY_SIZE: usize = 16;
+/// Most strings one array tag may hold: far above any real package's file
+/// count (an OceanBase server package has under 2,000 files), and at most
+/// a few MiB of `String`s to decode.
+pub const MAX_STRINGS: usize = 1 << 18;
 
 /// Tag numbers obup reads. Names follow rpm's `rpmtag.h`.
 pub mod tags {
@@ -128,13 +132,24 @@ impl Header {
         self.entry(tag).is_some()
     }
 
-    /// The first string of a STRING, STRING_ARRAY or I18NSTRING tag.
+    /// The first string of a STRING, STRING_ARRAY or I18NSTRING tag (the
+    /// others are not decoded).
     pub fn string(&self, tag: u32) -> Result<Option<String>, Error> {
-        Ok(self.strings(tag)?.and_then(|v| v.into_iter().next()))
+        Ok(self
+            .decode_strings(tag, 1)?
+            .and_then(|v| v.into_iter().next()))
     }
 
     /// All strings of a STRING, STRING_ARRAY or I18NSTRING tag.
     pub fn strings(&self, tag: u32) -> Result<Option<Vec<String>>, Error> {
+        self.decode_strings(tag, usize::MAX)
+    }
+
+    /// At most `max` strings of a tag. An array of more than
+    /// [`MAX_STRINGS`] is refused: every empty string costs one byte of
+    /// header but a `String` (24 bytes) in memory, so a header within its
+    /// byte limit could otherwise cost gigabytes.
+    fn decode_strings(&self, tag: u32, max: usize) -> Result<Option<Vec<String>>, Error> {
         let Some(e) = self.entry(tag) else {
             return Ok(None);
         };
@@ -143,6 +158,13 @@ impl Header {
             8 | 9 => e.count,
             k => return Err(self.wrong_type(tag, k)),
         };
+        if n > MAX_STRINGS {
+            return Err(Error::bad_header(
+                self.section,
+                format!("tag {tag} has {n} strings; at most {MAX_STRINGS} are accepted"),
+            ));
+        }
+        let n = n.min(max);
         let mut out = Vec::with_capacity(n.min(1 << 16));
         let mut pos = e.offset;
         for _ in 0..n {
@@ -377,4 +399,44 @@ fn file_list(h: &Header, limit: u64) -> Result<Vec<FileInfo>, Error> {
             size: sizes.get(i).copied().unwrap_or(0),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header with one tag: `count` empty strings (one NUL each).
+    fn empty_strings(tag: u32, kind: u32, count: usize) -> Vec<u8> {
+        let mut raw = HEADER_MAGIC.to_vec();
+        raw.extend_from_slice(&[0; 4]);
+        raw.extend_from_slice(&1u32.to_be_bytes());
+        raw.extend_from_slice(&(count as u32).to_be_bytes());
+        for v in [tag, kind, 0, count as u32] {
+            raw.extend_from_slice(&v.to_be_bytes());
+        }
+        raw.extend(std::iter::repeat_n(0u8, count));
+        raw
+    }
+
+    #[test]
+    fn a_string_array_costs_at_most_max_strings_strings() {
+        const BASENAMES: u32 = 1117;
+        let fits = empty_strings(BASENAMES, 8, MAX_STRINGS);
+        let (h, _) = Header::read(&mut &fits[..], "header", 32 << 20).unwrap();
+        assert_eq!(h.strings(BASENAMES).unwrap().unwrap().len(), MAX_STRINGS);
+
+        // One byte of header each, 24 bytes of String each: refused.
+        let bomb = empty_strings(BASENAMES, 8, MAX_STRINGS + 1);
+        let (h, _) = Header::read(&mut &bomb[..], "header", 32 << 20).unwrap();
+        let e = h.strings(BASENAMES).unwrap_err();
+        assert!(e.to_string().contains("at most 262144"), "{e}");
+    }
+
+    #[test]
+    fn string_decodes_only_the_first_of_an_array() {
+        const NAME: u32 = 1000;
+        let many = empty_strings(NAME, 8, 3);
+        let (h, _) = Header::read(&mut &many[..], "header", 1 << 20).unwrap();
+        assert_eq!(h.string(NAME).unwrap().as_deref(), Some(""));
+    }
 }
