@@ -1,7 +1,8 @@
 //! Upload throughput and memory of the package store.
 //!
 //! Builds (once, cached under the target dir) packages of about
-//! `OBUP_BENCH_MIB` MiB (default 1024) with xz, zstd and gzip payloads, starts
+//! `OBUP_BENCH_MIB` MiB (default 1024) with xz, zstd and gzip payloads
+//! (`OBUP_BENCH_COMPRESSORS`, e.g. `gzip,xz`, picks some), starts
 //! the `obup-package-store` binary as its own process on the filesystem
 //! store, uploads each package over gRPC `OBUP_BENCH_REPS` times (default 3)
 //! and prints medians next to baselines measured in the same run:
@@ -27,6 +28,7 @@ use tokio::io::AsyncReadExt;
 fn main() -> anyhow::Result<()> {
     let mib: u64 = env_or("OBUP_BENCH_MIB", 1024);
     let reps: usize = env_or("OBUP_BENCH_REPS", 3);
+    let only: String = env_or("OBUP_BENCH_COMPRESSORS", "zstd,gzip,xz".to_owned());
     let rt = tokio::runtime::Runtime::new()?;
     let mut figures = Vec::new();
     for (c, name) in [
@@ -34,6 +36,9 @@ fn main() -> anyhow::Result<()> {
         (Compression::Gzip, "gzip"),
         (Compression::Xz, "xz"),
     ] {
+        if !only.split(',').any(|n| n.trim() == name) {
+            continue;
+        }
         let path = package(c, mib)?;
         let size = std::fs::metadata(&path)?.len();
         eprintln!("{name}: {} MiB package at {}", size / MIB, path.display());

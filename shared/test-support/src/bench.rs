@@ -167,7 +167,14 @@ impl Figure {
             self.figure.clone(),
             self.value.clone(),
             self.baseline.clone(),
-            self.ratio.map_or("-".into(), |r| format!("{r:.2}")),
+            // Small ratios keep a significant digit (0.004, not 0.00).
+            self.ratio.map_or("-".into(), |r| {
+                if r < 0.1 {
+                    format!("{r:.3}")
+                } else {
+                    format!("{r:.2}")
+                }
+            }),
             self.target.clone(),
             verdict.into(),
         ]
