@@ -4,7 +4,7 @@
 //! resume, and what nobody resumes is deleted once it expires.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -139,21 +139,7 @@ async fn wait_for(what: &str, mut cond: impl AsyncFnMut() -> bool) {
 
 /// Every file under the local object store, relative to its root.
 fn objects(data: &Path) -> Vec<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path: PathBuf = e.path();
-            if path.is_dir() {
-                walk(&path, root, out);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let root = data.join("objects");
-    let mut out = Vec::new();
-    walk(&root, &root, &mut out);
-    out.sort();
-    out
+    obup_test_support::files_under(&data.join("objects"))
 }
 
 async fn downloaded_sha256(url: &str, id: i64) -> String {

@@ -48,6 +48,17 @@ fn target() -> opb::UpgradeRequest {
     }
 }
 
+/// Starts the rolling upgrade to the target; its DAG id.
+async fn start_upgrade(url: &str) -> i64 {
+    client(url)
+        .await
+        .start_upgrade(target())
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
 /// The DAG with its sub-tasks; `None` while the service cannot answer
 /// (its database is down).
 async fn dag(url: &str, id: i64) -> Option<opb::Dag> {
@@ -126,13 +137,7 @@ async fn two_orchestrators_share_the_load_and_the_survivor_finishes_a_killed_one
 
     // The upgrade first (it takes the maintenance lock), then 50 checks,
     // half sent to each orchestrator, all at once.
-    let upgrade = client(&a.url)
-        .await
-        .start_upgrade(target())
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
+    let upgrade = start_upgrade(&a.url).await;
     let mut sent = Vec::new();
     for i in 0..CHECK_DAGS {
         let url = if i % 2 == 0 {
@@ -205,13 +210,7 @@ async fn a_dag_rides_out_a_database_restart_without_running_anything_twice() {
     let store = common::package_store(&dir.path().join("store")).await;
     // A lease longer than the outage: the engine keeps its sub-tasks.
     let o = orchestrator("engine", &dir.path().join("data"), &pg.url(), &store, "10");
-    let id = client(&o.url)
-        .await
-        .start_upgrade(target())
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
+    let id = start_upgrade(&o.url).await;
 
     wait_for_dag(&o.url, id, "stage 10", |d| d.stage >= 10).await;
     pg.stop().unwrap();
@@ -241,13 +240,7 @@ async fn a_thousand_watchers_each_see_the_whole_upgrade_within_the_memory_bound(
         .expect("PostgreSQL must be running (see README)");
     let store = common::package_store(&dir.path().join("store")).await;
     let o = orchestrator("engine", &dir.path().join("data"), &db.url, &store, "10");
-    let id = client(&o.url)
-        .await
-        .start_upgrade(target())
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
+    let id = start_upgrade(&o.url).await;
 
     let mut channels = Vec::new();
     for _ in 0..CONNECTIONS {

@@ -24,3 +24,24 @@ pub use pg::TestDb;
 pub use private_pg::PrivatePostgres;
 pub use process::ServiceProcess;
 pub use s3::TestS3;
+
+/// Every file below `root` (none if it does not exist), as sorted paths
+/// relative to it: what an object store directory holds, say.
+pub fn files_under(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                out.push(relative.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}

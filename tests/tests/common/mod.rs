@@ -139,24 +139,7 @@ impl App {
 
     /// Every file in the object store (`data/objects`), as relative paths.
     pub fn objects(&self) -> Vec<String> {
-        let root = self.data.path().join("data/objects");
-        let mut out = Vec::new();
-        let mut dirs = vec![root.clone()];
-        while let Some(dir) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in entries {
-                let path = e.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else {
-                    out.push(path.strip_prefix(&root).unwrap().display().to_string());
-                }
-            }
-        }
-        out.sort();
-        out
+        obup_test_support::files_under(&self.data.path().join("data/objects"))
     }
 
     /// The gateway's public key (`GET /api/v1/secret`).
