@@ -169,9 +169,15 @@ impl Engine {
     }
 
     fn publish(&self, applied: &Applied) {
-        self.inner.hub.publish(&applied.events);
-        let readied = applied
-            .events
+        self.publish_events(&applied.events);
+    }
+
+    /// Publishes events another orchestrator committed (see `relay`), as if
+    /// they were this one's: watchers here see them, and work they made
+    /// READY is claimed here too.
+    pub fn publish_events(&self, events: &[crate::storage::Event]) {
+        self.inner.hub.publish(events);
+        let readied = events
             .iter()
             .any(|e| matches!(&e.body, EventBody::SubTask { state, .. } if state == State::Ready.as_str()));
         if readied {

@@ -14,7 +14,8 @@
 //!   [`Host`](cluster::Host) traits and the simulated cluster.
 //! - `packages`: the package store, as the orchestrator uses it.
 //! - `plan`: checks and planning of an upgrade request.
-//! - `events`: in-process fan-out of committed events.
+//! - `events`: in-process fan-out of committed events; `relay`: events of
+//!   other orchestrators on the same PostgreSQL, into that fan-out.
 //! - [`Orchestrator`]: the operations; `grpc`: the thin gRPC layer.
 
 pub mod cluster;
@@ -25,6 +26,7 @@ pub mod events;
 pub mod grpc;
 pub mod packages;
 pub mod plan;
+mod relay;
 mod service;
 pub mod startup;
 pub mod storage;

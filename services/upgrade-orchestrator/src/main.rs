@@ -10,6 +10,8 @@
 //!   across its restarts (default: the host name)
 //! - `OBUP_ENGINE_LEASE_SECS` (default 15): how long a sub-task of an
 //!   orchestrator that died stays its own before another takes it over
+//! - `OBUP_ENGINE_CONCURRENCY` (default 64): sub-tasks run at once; 0 makes
+//!   an API-only replica that serves calls and watchers but runs no work
 //! - `OBUP_SIM_STEP_MS` (default 5): delay of each simulated cluster step
 
 use std::io::Write;
@@ -66,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
             "OBUP_ENGINE_LEASE_SECS",
             defaults.lease.as_secs_f64(),
         )?),
+        concurrency: number("OBUP_ENGINE_CONCURRENCY", defaults.concurrency as f64)? as usize,
         ..defaults
     };
     let sim = SimConfig {

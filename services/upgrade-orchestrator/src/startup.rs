@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use obup_kit::db::Backend;
 use tokio::sync::watch;
 
 use crate::cluster::{Cluster, SimCluster, SimConfig};
@@ -23,7 +24,8 @@ pub struct Running {
 }
 
 /// Connects the DAG database, opens the simulated cluster under
-/// `data_dir/sim` and starts the engine.
+/// `data_dir/sim` and starts the engine (and, on PostgreSQL, the relay of
+/// other orchestrators' events).
 pub async fn start_simulated(
     database_url: &str,
     data_dir: &Path,
@@ -32,9 +34,22 @@ pub async fn start_simulated(
     engine: EngineConfig,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Running> {
-    let repo: Arc<dyn DagRepository> = Arc::new(SqlDagRepository::connect(database_url).await?);
+    let sql = SqlDagRepository::connect(database_url).await?;
+    let origin = sql.origin().to_owned();
+    let repo: Arc<dyn DagRepository> = Arc::new(sql);
     let cluster: Arc<dyn Cluster> = Arc::new(SimCluster::open(&data_dir.join("sim"), sim)?);
-    start(repo, cluster, packages, engine, shutdown).await
+    let relay_shutdown = shutdown.clone();
+    let running = start(repo, cluster, packages, engine, shutdown).await?;
+    // Other orchestrators can share only a PostgreSQL database.
+    if Backend::of(database_url) == Some(Backend::Postgres) {
+        tokio::spawn(crate::relay::run(
+            database_url.to_owned(),
+            origin,
+            running.orchestrator.engine().clone(),
+            relay_shutdown,
+        ));
+    }
+    Ok(running)
 }
 
 /// Starts the engine over the given parts.

@@ -22,7 +22,18 @@ const CHECK_DAGS: usize = 50;
 /// An orchestrator on `data` (its simulated cluster and task state, shared
 /// by every orchestrator given the same dir) and `database`.
 fn orchestrator(id: &str, data: &Path, database: &str, store: &str, lease: &str) -> ServiceProcess {
-    let env: [(&str, OsString); 6] = [
+    orchestrator_with(id, data, database, store, lease, &[])
+}
+
+fn orchestrator_with(
+    id: &str,
+    data: &Path,
+    database: &str,
+    store: &str,
+    lease: &str,
+    extra: &[(&str, OsString)],
+) -> ServiceProcess {
+    let mut env: Vec<(&str, OsString)> = vec![
         ("OBUP_DATA_DIR", data.into()),
         ("DATABASE_URL", database.into()),
         ("OBUP_PACKAGE_STORE_URL", store.into()),
@@ -30,6 +41,7 @@ fn orchestrator(id: &str, data: &Path, database: &str, store: &str, lease: &str)
         ("OBUP_ENGINE_LEASE_SECS", lease.into()),
         ("OBUP_SIM_STEP_MS", "20".into()),
     ];
+    env.extend(extra.iter().cloned());
     ServiceProcess::start(Path::new(BIN), &env).unwrap()
 }
 
@@ -318,4 +330,49 @@ async fn a_thousand_watchers_each_see_the_whole_upgrade_within_the_memory_bound(
     assert_eq!(done.state, "SUCCEED");
     assert_eq!(finals.first(), Some(&done.seq));
     assert!(peak <= 64 * MIB, "peak RSS {} MiB", peak / MIB);
+}
+
+/// A subscriber of one orchestrator follows a DAG that another one runs:
+/// the API-only replica B (`OBUP_ENGINE_CONCURRENCY=0`) creates the DAG and
+/// serves the watch, A does all the work, and the stream still delivers
+/// every change to the end (relayed through PostgreSQL NOTIFY).
+#[tokio::test]
+async fn a_watcher_on_one_orchestrator_follows_a_dag_another_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create()
+        .await
+        .expect("PostgreSQL must be running (see README)");
+    let store = common::package_store(&dir.path().join("store")).await;
+    let data = dir.path().join("data");
+    let _a = orchestrator("engine-a", &data, &db.url, &store, "10");
+    let api_only = [("OBUP_ENGINE_CONCURRENCY", OsString::from("0"))];
+    let b = orchestrator_with("engine-b", &data, &db.url, &store, "10", &api_only);
+
+    let id = start_upgrade(&b.url).await;
+    let mut stream = client(&b.url)
+        .await
+        .watch_dag(opb::WatchDagRequest {
+            dag_id: id,
+            after_seq: 0,
+            follow: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let seqs = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut seqs = Vec::new();
+        while let Some(e) = stream.message().await.unwrap() {
+            seqs.push(e.seq);
+        }
+        seqs
+    })
+    .await
+    .expect("the watch on B never saw the end of the DAG A ran");
+    assert!(
+        seqs.windows(2).skip(1).all(|p| p[1] == p[0] + 1),
+        "{seqs:?}"
+    );
+    let done = dag(&b.url, id).await.unwrap();
+    assert_eq!(done.state, "SUCCEED");
+    assert_eq!(seqs.last(), Some(&done.seq));
 }

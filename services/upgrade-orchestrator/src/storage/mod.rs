@@ -6,6 +6,7 @@
 //! therefore never disagree, and events are numbered without gaps.
 
 mod events;
+pub mod notify;
 mod sql;
 
 use async_trait::async_trait;

@@ -10,6 +10,7 @@ use obup_kit::db::Backend;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+use super::notify::{Announcement, CHANNEL};
 use super::{Applied, DagFilter, DagOp, DagRepository, Event, EventBody, LogRow, Outcome, TaskRef};
 use crate::domain::dag::{Change, Dag, Node, SubTask};
 use crate::domain::state::{Operator, State};
@@ -28,6 +29,9 @@ pub struct SqlDagRepository {
     /// fail with "database is locked" when they interleave, so this process
     /// serializes its DAG transactions. PostgreSQL uses the DAG row lock.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// This repository's name in change notifications (PostgreSQL), so that
+    /// the relay of this process skips the changes it made itself.
+    origin: String,
 }
 
 const DAG_COLUMNS: &str = "id, cluster_id, name, maintenance, state, operator, stage, finished, params, \
@@ -45,7 +49,35 @@ impl SqlDagRepository {
             pool,
             backend,
             writer: Default::default(),
+            origin: uuid::Uuid::now_v7().simple().to_string(),
         })
+    }
+
+    /// Whose changes notifications from this repository announce.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// On PostgreSQL, announces `events` to the other orchestrators sharing
+    /// the database (delivered at commit, not at all on rollback).
+    async fn announce(&self, tx: &mut Transaction<'static, Any>, events: &[Event]) -> Result<()> {
+        let (Backend::Postgres, Some(first), Some(last)) =
+            (self.backend, events.first(), events.last())
+        else {
+            return Ok(());
+        };
+        let note = Announcement {
+            origin: self.origin.clone(),
+            dag_id: first.dag_id,
+            first_seq: first.seq,
+            last_seq: last.seq,
+        };
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(note.to_string())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     async fn begin(
@@ -147,6 +179,7 @@ impl DagRepository for SqlDagRepository {
         }
         dag.advance(now);
         let events = write_changes(&mut tx, &mut dag, now).await?;
+        self.announce(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(Applied {
             dag,
@@ -194,6 +227,7 @@ impl DagRepository for SqlDagRepository {
             .ok_or(Error::DagNotFound(dag_id))?;
         let outcome = run_op(&mut dag, op, now);
         let events = write_changes(&mut tx, &mut dag, now).await?;
+        self.announce(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(Applied {
             dag,
