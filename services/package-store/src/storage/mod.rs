@@ -32,7 +32,7 @@ pub trait Repository: Send + Sync + std::fmt::Debug + 'static {
     async fn touch_session(&self, id: &UploadId, expires_at_ms: i64) -> Result<()>;
     /// Removes a session and its part records.
     async fn delete_session(&self, id: &UploadId) -> Result<()>;
-    /// Sessions whose expiry has passed.
+    /// Sessions whose expiry time has come (`expires_at_ms <= now_ms`).
     async fn expired_sessions(&self, now_ms: i64) -> Result<Vec<UploadId>>;
 
     // ---- packages ----

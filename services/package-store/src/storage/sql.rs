@@ -153,7 +153,7 @@ impl Repository for SqlRepository {
     }
 
     async fn expired_sessions(&self, now_ms: i64) -> Result<Vec<UploadId>> {
-        let rows = sqlx::query("SELECT id FROM upload_session WHERE expires_at_ms < $1")
+        let rows = sqlx::query("SELECT id FROM upload_session WHERE expires_at_ms <= $1")
             .bind(now_ms)
             .fetch_all(&self.pool)
             .await?;
