@@ -13,8 +13,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Extension;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -23,20 +22,18 @@ use obup_proto::pb::orchestrator::v1 as pb;
 use pb::dag_event::Kind;
 use serde_json::{Value, json};
 
-use super::{authenticate, reply};
-use crate::envelope::{ApiError, RequestMeta};
+use super::{Authed, reply};
+use crate::envelope::ApiError;
 use crate::{AppState, Error, dto};
 
 pub async fn dag_events(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    Authed { meta, .. }: Authed,
+    headers: HeaderMap,
 ) -> Response {
     let opened = async {
-        authenticate(&s, &headers, &uri, &meta)?;
         let request = pb::WatchDagRequest {
             dag_id: super::tasks::dag_id(&id)?,
             after_seq: resume_after(&headers, &q)?,

@@ -13,12 +13,14 @@ mod upgrade;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, OriginalUri, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
@@ -173,17 +175,34 @@ pub(crate) fn reply(meta: &RequestMeta, result: Result<Option<Value>, Error>) ->
     }
 }
 
-/// Authenticates a request (headers only) against its raw target.
-pub(crate) fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-    meta: &RequestMeta,
-) -> Result<AuthHeader, Error> {
-    let target = uri
-        .path_and_query()
-        .map_or_else(|| uri.path(), |pq| pq.as_str());
-    Ok(state.security.authenticate(headers, target, meta)?)
+/// An authenticated request: its header checked (headers only) against the
+/// raw request target before the handler runs. Handlers take it after their
+/// path and query extractors, so those are judged first, as before; a
+/// failure is answered with the envelope, as every error is.
+pub(crate) struct Authed {
+    pub meta: RequestMeta,
+    pub auth: AuthHeader,
+}
+
+impl FromRequestParts<Arc<AppState>> for Authed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        let Extension(meta) = Extension::<RequestMeta>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Ok(OriginalUri(uri)) = OriginalUri::from_request_parts(parts, state).await;
+        let target = uri
+            .path_and_query()
+            .map_or_else(|| uri.path(), |pq| pq.as_str());
+        match state.security.authenticate(&parts.headers, target, &meta) {
+            Ok(auth) => Ok(Self { meta, auth }),
+            Err(e) => Err(reply(&meta, Err(e.into()))),
+        }
+    }
 }
 
 /// A JSON body decrypted with the header's key. An empty body is `{}`.

@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Body;
-use axum::extract::{OriginalUri, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
@@ -14,7 +13,7 @@ use obup_proto::pb::packagestore::v1 as pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{authenticate, reply};
+use super::{Authed, reply};
 use crate::envelope::{ApiError, RequestMeta};
 use crate::security::Scheme;
 use crate::{AppState, Error, dto};
@@ -24,13 +23,11 @@ const CHUNK: usize = 1 << 20;
 
 pub async fn upload_encrypted(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
+    Authed { meta, auth }: Authed,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let result = async {
-        let auth = authenticate(&s, &headers, &uri, &meta)?;
         if auth.scheme == Scheme::Gcm {
             // One GCM tag over a 1 GiB body could only be checked after all
             // of it had been passed on; the plain upload route is the one
@@ -188,13 +185,11 @@ fn multipart_error(e: multer::Error) -> Error {
 /// also authenticate with the usual header.
 pub async fn upload_plain(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
+    Authed { meta, auth }: Authed,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let result = async {
-        let auth = authenticate(&s, &headers, &uri, &meta)?;
         let sha256 = file_sha256(&s, &headers, auth.scheme)?;
         let boundary = boundary(&headers)?;
         let form = multer::Multipart::new(body.into_data_stream(), boundary);
@@ -264,14 +259,8 @@ fn file_sha256(s: &AppState, headers: &HeaderMap, scheme: Scheme) -> Result<Stri
 
 /// `GET /api/v1/upgrade/package/info`: newest first, one per
 /// name-version-release.arch, as obshell lists them.
-pub async fn list(
-    State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn list(State(s): State<Arc<AppState>>, Authed { meta, .. }: Authed) -> Response {
     let result = async {
-        authenticate(&s, &headers, &uri, &meta)?;
         let packages = s
             .packages
             .clone()
@@ -299,13 +288,10 @@ pub async fn list(
 /// `DELETE /api/v1/upgrade/package/{id}`: no error when it does not exist.
 pub async fn delete(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
+    Authed { meta, .. }: Authed,
 ) -> Response {
     let result = async {
-        authenticate(&s, &headers, &uri, &meta)?;
         let id: i64 = id.parse().map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,

@@ -3,16 +3,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Body;
-use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use obup_proto::pb::orchestrator::v1 as pb;
 use serde::Deserialize;
 
-use super::{authenticate, decrypted_json, reply};
-use crate::envelope::{ApiError, RequestMeta};
+use super::{Authed, decrypted_json, reply};
+use crate::envelope::ApiError;
 use crate::{AppState, Error, dto};
 
 pub(super) fn dag_id(generic: &str) -> Result<i64, Error> {
@@ -49,14 +48,11 @@ pub(super) fn flag(q: &HashMap<String, String>, name: &str, default: bool) -> Re
 
 pub async fn get_dag(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    Authed { meta, .. }: Authed,
 ) -> Response {
     let result = async {
-        authenticate(&s, &headers, &uri, &meta)?;
         let (id, details) = (dag_id(&id)?, show_details(&q)?);
         let dag = s
             .orchestrator
@@ -91,14 +87,11 @@ struct OperatorParam {
 
 pub async fn operate_dag(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Authed { meta, auth }: Authed,
     body: Body,
 ) -> Response {
     let result = async {
-        let auth = authenticate(&s, &headers, &uri, &meta)?;
         let id = dag_id(&id)?;
         let p: OperatorParam = decrypted_json(&auth, body).await?;
         let operator = p.operator.unwrap_or_default();
@@ -137,14 +130,11 @@ fn object_id(generic: &str) -> Result<i64, Error> {
 
 pub async fn get_node(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    Authed { meta, .. }: Authed,
 ) -> Response {
     let result = async {
-        authenticate(&s, &headers, &uri, &meta)?;
         let id = object_id(&id)?;
         let details = show_details(&q)?;
         let found = s
@@ -171,14 +161,11 @@ pub async fn get_node(
 
 pub async fn operate_node(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Authed { meta, auth }: Authed,
     body: Body,
 ) -> Response {
     let result = async {
-        let auth = authenticate(&s, &headers, &uri, &meta)?;
         let node_id = object_id(&id)?;
         let p: OperatorParam = decrypted_json(&auth, body).await?;
         let operator = p.operator.unwrap_or_default();
@@ -202,13 +189,10 @@ pub async fn operate_node(
 
 pub async fn get_sub_task(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Authed { meta, .. }: Authed,
 ) -> Response {
     let result = async {
-        authenticate(&s, &headers, &uri, &meta)?;
         let id = object_id(&id)?;
         let task = s
             .orchestrator
@@ -227,13 +211,10 @@ pub async fn get_sub_task(
 
 pub async fn sub_task_logs(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Authed { meta, .. }: Authed,
 ) -> Response {
     let result = async {
-        authenticate(&s, &headers, &uri, &meta)?;
         let id = object_id(&id)?;
         let logs = s
             .orchestrator
@@ -263,14 +244,8 @@ async fn list_dags(s: &AppState, filter: pb::DagFilter) -> Result<Vec<pb::Dag>, 
 }
 
 /// `GET /api/v1/task/dag/unfinish` and `/task/dag/ob/unfinish`.
-pub async fn unfinished(
-    State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn unfinished(State(s): State<Arc<AppState>>, Authed { meta, .. }: Authed) -> Response {
     let result = async {
-        authenticate(&s, &headers, &uri, &meta)?;
         let dags = list_dags(&s, pb::DagFilter::Unfinished).await?;
         Ok(Some(crate::envelope::contents(
             dags.iter()
@@ -283,14 +258,8 @@ pub async fn unfinished(
 }
 
 /// `GET /api/v1/task/dag/maintain/ob`: the latest maintenance DAG.
-pub async fn maintenance(
-    State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn maintenance(State(s): State<Arc<AppState>>, Authed { meta, .. }: Authed) -> Response {
     let result = async {
-        authenticate(&s, &headers, &uri, &meta)?;
         let dags = list_dags(&s, pb::DagFilter::Maintenance).await?;
         let dag = dags.first().ok_or_else(|| {
             ApiError::new(

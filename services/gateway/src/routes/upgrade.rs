@@ -2,16 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Body;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use obup_proto::pb::orchestrator::v1 as pb;
 use serde::Deserialize;
 
-use super::{authenticate, decrypted_json, reply};
-use crate::envelope::{ApiError, RequestMeta};
+use super::{Authed, decrypted_json, reply};
+use crate::envelope::ApiError;
 use crate::{AppState, Error, dto};
 
 /// obshell's `ObUpgradeParam` (flat; `upgradeDir` camelCase,
@@ -70,13 +69,10 @@ fn request(p: UpgradeParam, with_mode: bool) -> Result<pb::UpgradeRequest, Error
 
 pub async fn upgrade(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    Authed { meta, auth }: Authed,
     body: Body,
 ) -> Response {
     let result = async {
-        let auth = authenticate(&s, &headers, &uri, &meta)?;
         let req = request(decrypted_json(&auth, body).await?, true)?;
         let dag = s
             .orchestrator
@@ -92,13 +88,10 @@ pub async fn upgrade(
 
 pub async fn check(
     State(s): State<Arc<AppState>>,
-    Extension(meta): Extension<RequestMeta>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    Authed { meta, auth }: Authed,
     body: Body,
 ) -> Response {
     let result = async {
-        let auth = authenticate(&s, &headers, &uri, &meta)?;
         let req = request(decrypted_json(&auth, body).await?, false)?;
         let dag = s
             .orchestrator
