@@ -304,23 +304,10 @@ async fn a_failed_upgrade_holds_the_lock_until_retried() {
     );
 
     // Retry: the injected failure was the first execution only.
-    let rollback = app
-        .orchestrator
-        .operate_dag(opb::OperateDagRequest {
-            id: dag.id,
-            operator: "rollback".into(),
-        })
-        .await
-        .unwrap_err();
+    let rollback = app.operate(dag.id, "rollback").await.unwrap_err();
     assert_eq!(code(&rollback), "Task.Dag.Operator.RollbackNotAllowed");
     let seen = events.last().unwrap().seq;
-    app.orchestrator
-        .operate_dag(opb::OperateDagRequest {
-            id: dag.id,
-            operator: "retry".into(),
-        })
-        .await
-        .unwrap();
+    app.operate(dag.id, "retry").await.unwrap();
     // Resuming the watch where it stopped sees the rest, and nothing twice.
     let rest = app.watch(dag.id, seen).await;
     assert_eq!(rest[0].seq, seen + 1);
@@ -358,13 +345,7 @@ async fn rollback_and_pass_and_cancel() {
         last_dag_state(&app.watch(dag.id, 0).await).as_deref(),
         Some("FAILED")
     );
-    app.orchestrator
-        .operate_dag(opb::OperateDagRequest {
-            id: dag.id,
-            operator: "ROLLBACK".into(),
-        })
-        .await
-        .unwrap();
+    app.operate(dag.id, "ROLLBACK").await.unwrap();
     let events = app.watch(dag.id, 0).await;
     assert_eq!(last_dag_state(&events).as_deref(), Some("SUCCEED"));
     let rolled = app.dag(dag.id).await;
@@ -392,23 +373,9 @@ async fn rollback_and_pass_and_cancel() {
         "only the first download fails"
     );
 
-    let unknown = app
-        .orchestrator
-        .operate_dag(opb::OperateDagRequest {
-            id: check.id,
-            operator: "explode".into(),
-        })
-        .await
-        .unwrap_err();
+    let unknown = app.operate(check.id, "explode").await.unwrap_err();
     assert_eq!(code(&unknown), "Task.Dag.Operator.NotSupport");
-    let finished = app
-        .orchestrator
-        .operate_dag(opb::OperateDagRequest {
-            id: check.id,
-            operator: "cancel".into(),
-        })
-        .await
-        .unwrap_err();
+    let finished = app.operate(check.id, "cancel").await.unwrap_err();
     assert_eq!(code(&finished), "Task.Dag.Operator.CancelFinishedDag");
     let missing = app
         .orchestrator
@@ -441,15 +408,7 @@ async fn pass_skips_a_failed_passable_stage() {
         last_dag_state(&app.watch(check.id, 0).await).as_deref(),
         Some("FAILED")
     );
-    let dag = app
-        .orchestrator
-        .operate_dag(opb::OperateDagRequest {
-            id: check.id,
-            operator: "pass".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let dag = app.operate(check.id, "pass").await.unwrap();
     assert_eq!(
         (dag.state.as_str(), dag.operator.as_str()),
         ("SUCCEED", "PASS")
@@ -583,15 +542,7 @@ async fn cancel_stops_a_running_upgrade_and_pass_node_continues_one() {
             break;
         }
     }
-    let cancelled = app
-        .orchestrator
-        .operate_dag(opb::OperateDagRequest {
-            id: dag.id,
-            operator: "CANCEL".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let cancelled = app.operate(dag.id, "CANCEL").await.unwrap();
     assert_eq!(
         (cancelled.state.as_str(), cancelled.operator.as_str()),
         ("FAILED", "CANCEL")

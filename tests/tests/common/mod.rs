@@ -107,6 +107,17 @@ impl App {
             .logs
     }
 
+    /// RETRY, ROLLBACK, CANCEL or PASS a DAG (`operator` in any case).
+    pub async fn operate(&mut self, id: i64, operator: &str) -> Result<opb::Dag, tonic::Status> {
+        self.orchestrator
+            .operate_dag(opb::OperateDagRequest {
+                id,
+                operator: operator.into(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
     pub async fn dag(&mut self, id: i64) -> opb::Dag {
         self.orchestrator
             .get_dag(opb::GetDagRequest { id, details: true })
