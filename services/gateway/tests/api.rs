@@ -211,6 +211,153 @@ async fn every_authentication_failure_has_its_code() {
     );
 }
 
+/// The header JSON exactly as obshell's Go SDK marshals its `HttpHeader`
+/// (`obshell-sdk-go` `sdk/auth/passwod_v2.go`: `Auth`, `Ts` as a string,
+/// `Uri`, `Keys []byte`): field names as keys, no spaces, `null` for the nil
+/// `Keys` of a request without a body, and `&`, `<`, `>` escaped as Go's
+/// `json.Marshal` escapes them.
+fn go_header_json(auth: &str, ts: i64, uri: &str, keys: Option<&[u8]>) -> String {
+    let go_string = |s: &str| {
+        serde_json::to_string(s)
+            .unwrap()
+            .replace('&', "\\u0026")
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+    };
+    let keys = keys.map_or("null".into(), |k| {
+        format!(
+            "\"{}\"",
+            base64::engine::general_purpose::STANDARD.encode(k)
+        )
+    });
+    format!(
+        r#"{{"Auth":{},"Ts":"{ts}","Uri":{},"Keys":{keys}}}"#,
+        go_string(auth),
+        go_string(uri)
+    )
+}
+
+/// Sealed as both SDKs seal it: RSA PKCS#1 v1.5 over 53-byte pieces, base64.
+fn seal(json: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(key().encrypt_like_sdk(json.as_bytes()))
+}
+
+/// The shapes of the same header that obshell's SDKs send.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// Python: lower-case keys, `keys` always a string.
+    Python,
+    /// Go: `"Keys": null` without a body.
+    Go,
+    /// Go's shape with `Keys` left out altogether.
+    GoWithoutKeys,
+}
+
+fn shaped(shape: Shape, auth: &str, ts: i64, uri: &str, has_body: bool) -> String {
+    let body_keys = has_body.then_some(&AES[..]);
+    seal(&match shape {
+        Shape::Python => json!({"auth": auth, "ts": ts.to_string(), "uri": uri,
+            "keys": base64::engine::general_purpose::STANDARD.encode(AES)})
+        .to_string(),
+        Shape::Go => go_header_json(auth, ts, uri, body_keys),
+        Shape::GoWithoutKeys if has_body => go_header_json(auth, ts, uri, body_keys),
+        Shape::GoWithoutKeys => format!(r#"{{"Auth":"{auth}","Ts":"{ts}","Uri":"{uri}"}}"#),
+    })
+}
+
+/// Every GET route without a body and a POST with one, in the Python and
+/// the Go SDK's header shapes: each is authenticated (the unreachable
+/// backend's 503 is the proof), and a wrong password or an expired header
+/// gets obshell's 10008 in either shape, never a decoding error.
+#[tokio::test]
+async fn go_and_python_shaped_headers_authenticate_on_every_route() {
+    let app = app(None);
+    let gets = [
+        "/api/v1/task/dag/11?show_details=true",
+        // `&` is escaped as \u0026 in the Go SDK's JSON.
+        "/api/v1/task/sub_task/11/logs?a=1&b=2",
+        "/api/v1/task/dag/unfinish",
+        "/api/v1/task/dag/ob/unfinish",
+        "/api/v1/task/dag/maintain/ob",
+        "/api/v1/upgrade/package/info",
+        "/api/v1/task/sub_task/11",
+    ];
+    let post_uri = "/api/v1/ob/upgrade";
+    let request = |shape: Shape, auth: &str, ts: i64, uri: &str| {
+        if uri == post_uri {
+            post(
+                uri,
+                "X-OCS-Header",
+                &shaped(shape, auth, ts, uri, true),
+                upgrade_body(),
+            )
+        } else {
+            Request::get(uri)
+                .header("X-OCS-Header", shaped(shape, auth, ts, uri, false))
+                .body(Body::empty())
+                .unwrap()
+        }
+    };
+    for uri in gets.iter().copied().chain([post_uri]) {
+        for shape in [Shape::Python, Shape::Go, Shape::GoWithoutKeys] {
+            let case = format!("{shape:?} {uri}");
+            let (s, body) = call(&app, request(shape, PASSWORD, now() + 60, uri)).await;
+            assert_eq!(
+                (s, body["error"]["errCode"].as_str()),
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some("Common.BackendUnavailable")
+                ),
+                "{case}: authenticated, then the backend is asked: {body}"
+            );
+            let failures = [
+                (
+                    "guess",
+                    now() + 60,
+                    "Security.Authentication.IncorrectOceanbasePassword",
+                ),
+                (PASSWORD, now() - 1, "Security.Authentication.Expired"),
+            ];
+            for (auth, ts, err_code) in failures {
+                let (s, body) = call(&app, request(shape, auth, ts, uri)).await;
+                assert_eq!(s, StatusCode::UNAUTHORIZED, "{case}: {body}");
+                assert_eq!(body["error"]["code"], 10008, "{case}: {body}");
+                assert_eq!(body["error"]["errCode"], err_code, "{case}");
+            }
+        }
+    }
+
+    // What obshell's decoder refuses, obup refuses: a number `Ts`, a `Keys`
+    // that is not base64 (code 1, like obshell's decrypt failure).
+    let uri = "/api/v1/task/dag/unfinish";
+    for json in [
+        format!(
+            r#"{{"Auth":"{PASSWORD}","Ts":{},"Uri":"{uri}","Keys":null}}"#,
+            now() + 60
+        ),
+        format!(
+            r#"{{"auth":"{PASSWORD}","ts":{},"uri":"{uri}"}}"#,
+            now() + 60
+        ),
+        format!(
+            r#"{{"Auth":"{PASSWORD}","Ts":"{}","Uri":"{uri}","Keys":"%%"}}"#,
+            now() + 60
+        ),
+    ] {
+        let req = Request::get(uri)
+            .header("X-OCS-Header", seal(&json))
+            .body(Body::empty())
+            .unwrap();
+        let (s, body) = call(&app, req).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{json}");
+        assert_eq!(body["error"]["code"], 1, "{json}");
+        assert_eq!(
+            body["error"]["errCode"], "Security.Authentication.Header.DecryptFailed",
+            "{json}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_replayed_header_is_refused() {
     let app = app(None);

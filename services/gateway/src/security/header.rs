@@ -8,10 +8,10 @@ use std::sync::Mutex;
 
 use axum::http::StatusCode;
 use base64::Engine;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::Keys;
+use super::header_json::HeaderJson;
 use crate::envelope::ApiError;
 
 /// Header names, in order of precedence.
@@ -52,28 +52,6 @@ impl AuthHeader {
     }
 }
 
-#[derive(Deserialize)]
-struct Raw {
-    #[serde(default, alias = "Auth")]
-    auth: String,
-    #[serde(default, alias = "Ts")]
-    ts: TsValue,
-    #[serde(default, alias = "Uri")]
-    uri: String,
-    #[serde(default, alias = "Keys")]
-    keys: String,
-}
-
-/// `ts` is a string in the SDK; a number does no harm.
-#[derive(Deserialize, Default)]
-#[serde(untagged)]
-enum TsValue {
-    #[default]
-    Missing,
-    Text(String),
-    Number(i64),
-}
-
 fn decrypt_failed(reason: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -107,20 +85,12 @@ pub fn decrypt(
         Scheme::Gcm => keys.decrypt_blocks_oaep(&ciphertext),
     }
     .map_err(decrypt_failed)?;
-    let raw: Raw =
-        serde_json::from_slice(&plain).map_err(|e| decrypt_failed(format!("invalid JSON: {e}")))?;
-    let aes = base64::engine::general_purpose::STANDARD
-        .decode(&raw.keys)
-        .map_err(|e| decrypt_failed(format!("invalid keys: {e}")))?;
+    let json = HeaderJson::decode(&plain).map_err(decrypt_failed)?;
     Ok(AuthHeader {
-        auth: raw.auth,
-        ts: match raw.ts {
-            TsValue::Missing => String::new(),
-            TsValue::Text(t) => t,
-            TsValue::Number(n) => n.to_string(),
-        },
-        uri: raw.uri,
-        keys: aes,
+        auth: json.auth,
+        ts: json.ts,
+        uri: json.uri,
+        keys: json.keys,
         agent,
         scheme,
     })

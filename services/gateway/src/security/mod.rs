@@ -5,6 +5,7 @@ mod body;
 mod client;
 mod gcm;
 mod header;
+mod header_json;
 mod keys;
 
 use axum::http::{HeaderMap, StatusCode};
