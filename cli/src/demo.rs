@@ -6,6 +6,7 @@ use obup_package_store::PackageStore;
 use obup_package_store::domain::UploadStart;
 use obup_package_store::upload::Chunk;
 use obup_rpm_build::{OB_HOME, RpmSpec};
+use obup_upgrade_orchestrator::domain::template::Edition;
 
 /// Target of the demo upgrade.
 pub const VERSION: &str = "4.3.5.0";
@@ -13,40 +14,31 @@ pub const RELEASE: &str = "100000202024123117.el7";
 
 /// The packages an upgrade of a simulated cluster of `edition` on `arch`
 /// to 4.3.5.0 needs, with a dep YAML that allows it from 4.2.x.
-fn packages(edition: &str, arch: &str) -> Vec<RpmSpec> {
+fn packages(edition: Edition, arch: &str) -> Vec<RpmSpec> {
     let dep = format!("{OB_HOME}/etc/oceanbase_upgrade_dep.yml");
     let yaml = "- version: 4.2.1.0\n  can_be_upgraded_to:\n    - 4.3.5.0\n\
                 - version: 4.2.2.0\n  can_be_upgraded_to:\n    - 4.3.5.0\n\
                 - version: 4.3.5.0\n  can_be_upgraded_to: []\n";
-    let server = RpmSpec::oceanbase_ce(VERSION, RELEASE)
+    let server = RpmSpec::oceanbase_server(edition, VERSION, RELEASE)
         .without(&dep)
         .file(&dep, yaml.as_bytes().to_vec())
         .arch(arch);
     match edition {
-        "business" => {
-            let mut s = RpmSpec::new("oceanbase", VERSION, RELEASE).arch(arch);
-            s.files = server
-                .files
-                .into_iter()
-                .filter(|f| !f.path.ends_with("bin/obshell"))
-                .collect();
-            vec![s]
-        }
-        "standalone" => {
-            let mut s = RpmSpec::new("oceanbase-standalone", VERSION, RELEASE).arch(arch);
-            s.files = server.files;
-            vec![s]
-        }
-        _ => vec![
+        Edition::Ce => vec![
             server,
             RpmSpec::oceanbase_ce_libs(VERSION, RELEASE).arch(arch),
         ],
+        Edition::Business | Edition::Standalone => vec![server],
     }
 }
 
 /// Stores the demo packages (identical bytes are stored once, so this is
 /// harmless on every start).
-pub async fn seed(store: &PackageStore, edition: &str, arch: &str) -> anyhow::Result<Vec<String>> {
+pub async fn seed(
+    store: &PackageStore,
+    edition: Edition,
+    arch: &str,
+) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
     for spec in packages(edition, arch) {
         let bytes = Bytes::from(spec.build());

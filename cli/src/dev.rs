@@ -101,16 +101,17 @@ impl DevArgs {
         }
     }
 
+    /// The edition `--sim-edition` names (clap admits only the three words).
+    fn edition(&self) -> Edition {
+        Edition::from_word(&self.sim_edition).unwrap_or(Edition::Ce)
+    }
+
     fn sim(&self) -> SimConfig {
         SimConfig {
             zones: self.sim_zones,
             servers_per_zone: self.sim_servers_per_zone,
             build_version: self.sim_version.clone(),
-            edition: match self.sim_edition.as_str() {
-                "business" => Edition::Business,
-                "standalone" => Edition::Standalone,
-                _ => Edition::Ce,
-            },
+            edition: self.edition(),
             arch: self.sim_arch.clone(),
             step: Duration::from_millis(self.sim_step_ms),
             ..SimConfig::default()
@@ -138,7 +139,7 @@ impl Dev {
             .await
             .context("opening the package store")?;
         if args.demo {
-            for name in crate::demo::seed(&store, &args.sim_edition, &args.sim_arch).await? {
+            for name in crate::demo::seed(&store, args.edition(), &args.sim_arch).await? {
                 tracing::info!("demo package {name}");
             }
         }

@@ -10,7 +10,12 @@
 use std::io::Write;
 
 use md5::{Digest, Md5};
+use obup_types::{Edition, Release};
 use sha2::Sha256;
+
+mod observer;
+
+pub use observer::{observer_standin, standin_version};
 
 /// Install root of every OceanBase package file.
 pub const OB_HOME: &str = "/home/admin/oceanbase";
@@ -121,35 +126,44 @@ impl RpmSpec {
     /// An `oceanbase-ce` server package with observer, obshell, the upgrade
     /// scripts and a dep YAML, like the real one.
     pub fn oceanbase_ce(version: &str, release: &str) -> Self {
-        Self::new("oceanbase-ce", version, release)
-            .file(
-                &format!("{OB_HOME}/bin/observer"),
-                observer_script(version, release),
-            )
-            .file(
+        Self::oceanbase_server(Edition::Ce, version, release)
+    }
+
+    /// The server package of `edition` (`oceanbase-ce`, `oceanbase`,
+    /// `oceanbase-standalone`), laid out like the real one: a stand-in
+    /// `bin/observer` that prints that edition's version block, obshell
+    /// (Business packages carry none), the upgrade scripts and a dep YAML.
+    pub fn oceanbase_server(edition: Edition, version: &str, release: &str) -> Self {
+        let build = Release::parse(release).map_or_else(|| release.to_owned(), |r| r.build);
+        let observer = observer_standin(&standin_version(edition, version, &build));
+        let mut spec = Self::new(edition.package(), version, release)
+            .file(&format!("{OB_HOME}/bin/observer"), observer);
+        if edition.upgrades_agent() {
+            spec = spec.file(
                 &format!("{OB_HOME}/bin/obshell"),
                 b"#!/bin/sh\necho obshell\n".to_vec(),
-            )
-            .file(
-                &format!("{OB_HOME}/etc/oceanbase_upgrade_dep.yml"),
-                sample_dep_yaml("4.2.1.0", version).into_bytes(),
-            )
-            .file(
-                &format!("{OB_HOME}/etc/upgrade_checker.py"),
-                b"print('checker')\n".to_vec(),
-            )
-            .file(
-                &format!("{OB_HOME}/etc/upgrade_pre.py"),
-                b"print('pre')\n".to_vec(),
-            )
-            .file(
-                &format!("{OB_HOME}/etc/upgrade_health_checker.py"),
-                b"print('health')\n".to_vec(),
-            )
-            .file(
-                &format!("{OB_HOME}/etc/upgrade_post.py"),
-                b"print('post')\n".to_vec(),
-            )
+            );
+        }
+        spec.file(
+            &format!("{OB_HOME}/etc/oceanbase_upgrade_dep.yml"),
+            sample_dep_yaml("4.2.1.0", version).into_bytes(),
+        )
+        .file(
+            &format!("{OB_HOME}/etc/upgrade_checker.py"),
+            b"print('checker')\n".to_vec(),
+        )
+        .file(
+            &format!("{OB_HOME}/etc/upgrade_pre.py"),
+            b"print('pre')\n".to_vec(),
+        )
+        .file(
+            &format!("{OB_HOME}/etc/upgrade_health_checker.py"),
+            b"print('health')\n".to_vec(),
+        )
+        .file(
+            &format!("{OB_HOME}/etc/upgrade_post.py"),
+            b"print('post')\n".to_vec(),
+        )
     }
 
     /// The matching `oceanbase-ce-libs` package.
@@ -255,16 +269,6 @@ impl RpmSpec {
         }
         b.build().expect("fixture packages are valid")
     }
-}
-
-/// A `bin/observer` that answers `-V` like the real one, so that a simulated
-/// host can read the installed version from the binary itself.
-pub fn observer_script(version: &str, release: &str) -> Vec<u8> {
-    let build = release.split('.').next().unwrap_or(release);
-    format!(
-        "#!/bin/sh\nif [ \"$1\" = \"-V\" ]; then\n  echo 'observer (OceanBase_CE {version})' >&2\n  echo 'REVISION: {build}' >&2\n  echo 'BUILD_VERSION: {version}_{build}' >&2\n  exit 0\nfi\nexec sleep 3600\n"
-    )
-    .into_bytes()
 }
 
 /// Replaces the signature of a whole package with one that carries size

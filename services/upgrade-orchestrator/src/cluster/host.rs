@@ -1,7 +1,8 @@
 //! A host whose files are on this machine, under a root directory: the
 //! simulated servers of `obup dev` (each has its own root), or, with root
-//! `/`, the machine itself. Every file operation is real; only the observer
-//! "process" is simulated by running `bin/observer -V`.
+//! `/`, the machine itself. Every file operation is real, and so is the
+//! observer process: stopped with SIGKILL, started so that it daemonizes,
+//! its build read from `bin/observer -V`.
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::{Host, Skip};
+use super::{Host, Skip, observer};
 use crate::packages::{PackageRef, PackageSource};
 use crate::{Error, Result};
 
@@ -176,49 +177,15 @@ impl Host for LocalHost {
     }
 
     async fn stop_observer(&self) -> Result<()> {
-        // The simulated observer is not a process; stopping it is recorded
-        // by the cluster. A real host kills the pid here.
+        observer::stop(&self.real(&self.home())).await?;
         Ok(())
     }
 
     async fn start_observer(&self) -> Result<String> {
-        let observer = self.real(&self.home().join("bin/observer"));
-        let lib = self.real(&self.home().join("lib"));
-        let out = tokio::process::Command::new(&observer)
-            .arg("-V")
-            .env("LD_LIBRARY_PATH", &lib)
-            .output()
-            .await
-            .map_err(|e| failed("cannot run", &observer, e))?;
-        if !out.status.success() {
-            return Err(Error::Cluster(format!(
-                "{} -V exited with {}",
-                observer.display(),
-                out.status
-            )));
-        }
-        // The real observer prints its version to stderr.
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        parse_build_version(&text).ok_or_else(|| {
-            Error::Cluster(format!(
-                "{} -V printed no BUILD_VERSION: {text}",
-                observer.display()
-            ))
-        })
+        let home = self.real(&self.home());
+        observer::start(&home).await?;
+        Ok(observer::version(&home).await?.version_build())
     }
-}
-
-/// `BUILD_VERSION: 4.3.5.0_100000202024123117` -> `4.3.5.0-100000202024123117`.
-pub(crate) fn parse_build_version(text: &str) -> Option<String> {
-    let line = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("BUILD_VERSION:"))?;
-    let v = line.trim().split('-').next()?.replacen('_', "-", 1);
-    (!v.is_empty()).then_some(v)
 }
 
 fn copy_tree(from: &Path, to: &Path, skip: Skip) -> std::io::Result<u64> {
@@ -247,19 +214,4 @@ fn copy_tree(from: &Path, to: &Path, skip: Skip) -> std::io::Result<u64> {
         }
     }
     Ok(copied)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_build_version_like_obshell() {
-        let out = "observer (OceanBase_CE 4.3.5.0)\nREVISION: 1-abc\nBUILD_VERSION: 4.3.5.0_100000202024123117\n";
-        assert_eq!(
-            parse_build_version(out).as_deref(),
-            Some("4.3.5.0-100000202024123117")
-        );
-        assert_eq!(parse_build_version("nothing"), None);
-    }
 }

@@ -7,6 +7,7 @@
 //! real driver (SQL to the sys tenant, an agent per host) later.
 
 mod host;
+mod observer;
 mod sim;
 
 use std::path::{Path, PathBuf};

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use obup_rpm_build::{observer_standin, standin_version};
 use serde::{Deserialize, Serialize};
 
 use super::{Cluster, Host, LocalHost, Server, Topology};
@@ -159,6 +160,11 @@ impl SimCluster {
 }
 
 fn create(dir: &Path, c: &SimConfig) -> Result<State> {
+    let (version, build) = c
+        .build_version
+        .split_once('-')
+        .unwrap_or((c.build_version.as_str(), "1"));
+    let observer = observer_standin(&standin_version(c.edition, version, build));
     let mut zones = Vec::new();
     for z in 1..=c.zones {
         let mut servers = Vec::new();
@@ -167,11 +173,8 @@ fn create(dir: &Path, c: &SimConfig) -> Result<State> {
             let home = SimCluster::server_root(dir, &agent).join("home/admin/oceanbase");
             std::fs::create_dir_all(home.join("bin"))?;
             std::fs::create_dir_all(home.join("lib"))?;
-            write_executable(
-                &home.join("bin/observer"),
-                &observer_script(&c.build_version),
-            )?;
-            write_executable(&home.join("bin/obshell"), "#!/bin/sh\necho obshell\n")?;
+            write_executable(&home.join("bin/observer"), &observer)?;
+            write_executable(&home.join("bin/obshell"), b"#!/bin/sh\necho obshell\n")?;
             servers.push(ServerState {
                 agent,
                 arch: c.arch.clone(),
@@ -185,13 +188,8 @@ fn create(dir: &Path, c: &SimConfig) -> Result<State> {
             servers,
         });
     }
-    let edition = match c.edition {
-        Edition::Ce => "ce",
-        Edition::Business => "business",
-        Edition::Standalone => "standalone",
-    };
     Ok(State {
-        edition: edition.into(),
+        edition: c.edition.word().into(),
         zones,
         parameters: BTreeMap::from([
             ("enable_rebalance".into(), "True".into()),
@@ -202,18 +200,7 @@ fn create(dir: &Path, c: &SimConfig) -> Result<State> {
     })
 }
 
-/// A stand-in for the observer binary that answers `-V` like the real one.
-pub fn observer_script(build_version: &str) -> String {
-    let (version, build) = build_version
-        .split_once('-')
-        .unwrap_or((build_version, "0"));
-    format!(
-        "#!/bin/sh\nif [ \"$1\" = \"-V\" ]; then\n  echo 'observer (OceanBase_CE {version})' >&2\n  \
-         echo 'BUILD_VERSION: {version}_{build}' >&2\n  exit 0\nfi\nexec sleep 3600\n"
-    )
-}
-
-fn write_executable(path: &Path, text: &str) -> std::io::Result<()> {
+fn write_executable(path: &Path, text: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, text)?;
     #[cfg(unix)]
     {
@@ -224,11 +211,7 @@ fn write_executable(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 fn edition(s: &str) -> Edition {
-    match s {
-        "business" => Edition::Business,
-        "standalone" => Edition::Standalone,
-        _ => Edition::Ce,
-    }
+    Edition::from_word(s).unwrap_or(Edition::Ce)
 }
 
 #[async_trait]

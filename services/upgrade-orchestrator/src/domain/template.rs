@@ -7,39 +7,7 @@
 
 use super::route::RouteNode;
 
-/// OceanBase edition of the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Edition {
-    Ce,
-    Business,
-    Standalone,
-}
-
-impl Edition {
-    /// The server package name of this edition.
-    pub fn package(self) -> &'static str {
-        match self {
-            Self::Ce => "oceanbase-ce",
-            Self::Business => "oceanbase",
-            Self::Standalone => "oceanbase-standalone",
-        }
-    }
-
-    /// Every package an upgrade hop needs (CE also needs its libs).
-    pub fn required_packages(self) -> &'static [&'static str] {
-        match self {
-            Self::Ce => &["oceanbase-ce", "oceanbase-ce-libs"],
-            Self::Business => &["oceanbase"],
-            Self::Standalone => &["oceanbase-standalone"],
-        }
-    }
-
-    /// Whether obshell is upgraded too (to the one bundled in the target
-    /// package): CE and Standalone.
-    pub fn upgrades_agent(self) -> bool {
-        !matches!(self, Self::Business)
-    }
-}
+pub use obup_types::Edition;
 
 /// How the cluster is taken through the upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
