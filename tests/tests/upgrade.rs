@@ -53,13 +53,29 @@ fn installed_builds(data: &Path) -> Vec<String> {
             .arg("-V")
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&run.stderr).to_string();
-        let line = text
-            .lines()
-            .find_map(|l| l.strip_prefix("BUILD_VERSION: "))
-            .unwrap()
-            .to_owned();
-        out.push(line.replacen('_', "-", 1));
+        assert!(run.stdout.is_empty(), "a real observer prints -V on stderr");
+        let text = String::from_utf8_lossy(&run.stderr);
+        let version = obup_types::ObserverVersion::parse(&text).unwrap();
+        out.push(version.version_build());
+    }
+    out
+}
+
+/// The live observer process of each simulated server: the pid its
+/// `run/observer.pid` names, running with the home as its directory.
+fn running_observers(data: &Path) -> Vec<i32> {
+    let mut out = Vec::new();
+    for server in std::fs::read_dir(data.join("sim/servers")).unwrap() {
+        let home = server.unwrap().path().join("home/admin/oceanbase");
+        let pid = std::fs::read_to_string(home.join("run/observer.pid")).unwrap();
+        let pid: i32 = pid.trim().parse().unwrap();
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"));
+        assert_eq!(
+            cwd.ok(),
+            home.canonicalize().ok(),
+            "observer {pid} runs in its home"
+        );
+        out.push(pid);
     }
     out
 }
@@ -118,6 +134,9 @@ async fn rolling_upgrade_installs_the_target_on_every_server() {
     let builds = installed_builds(&app.data.path().join("data"));
     assert_eq!(builds.len(), 3);
     assert!(builds.iter().all(|b| b == TARGET_BUILD), "{builds:?}");
+    // ... and runs: each server's observer was started anew and daemonized.
+    let pids = running_observers(&app.data.path().join("data"));
+    assert_eq!(pids.len(), 3, "{pids:?}");
     let state = app.sim_state();
     for zone in state["zones"].as_array().unwrap() {
         assert_eq!(zone["active"], true);
@@ -484,22 +503,53 @@ async fn several_hops_repeat_the_block_and_pass_through_the_barrier() {
     );
 }
 
+/// Packages packed by the system's `rpmbuild` instead of obup's own writer,
+/// carrying the stand-in observer that prints the real `-V` block: the
+/// upgrade installs them and every server then runs the target.
+#[tokio::test]
+async fn rolling_upgrade_with_packages_built_by_rpmbuild() {
+    use obup_test_support::rpmbuild::{have, rpmbuild};
+    if !have("rpmbuild") {
+        return;
+    }
+    let mut app = start(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    for (i, spec) in [
+        RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE),
+        RpmSpec::oceanbase_ce_libs(TARGET, TARGET_RELEASE),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let build_dir = dir.path().join(i.to_string());
+        let bytes = rpmbuild(spec, &build_dir, "w2.xzdio");
+        let stored = app.upload_bytes(&spec.file_name(), bytes).await;
+        assert_eq!(stored.name, spec.name);
+    }
+    let dag = app
+        .orchestrator
+        .start_upgrade(request(opb::Mode::Rolling))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        last_dag_state(&app.watch(dag.id, 0).await).as_deref(),
+        Some("SUCCEED")
+    );
+    let data = app.data.path().join("data");
+    assert!(installed_builds(&data).iter().all(|b| b == TARGET_BUILD));
+    assert_eq!(running_observers(&data).len(), 3);
+}
+
 #[tokio::test]
 async fn business_edition_rolling_is_26_stages() {
     let mut app = start(|a| a.sim_edition = "business".into()).await;
-    let home = obup_test_support::OB_HOME;
-    let spec = RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE);
-    let mut business = RpmSpec::new("oceanbase", TARGET, TARGET_RELEASE);
-    business.files = spec
-        .files
-        .into_iter()
-        .filter(|f| !f.path.ends_with("bin/obshell"))
-        .collect();
+    let business = RpmSpec::oceanbase_server(obup_types::Edition::Business, TARGET, TARGET_RELEASE);
     assert!(
-        business
+        !business
             .files
             .iter()
-            .any(|f| f.path == format!("{home}/bin/observer"))
+            .any(|f| f.path.ends_with("bin/obshell"))
     );
     app.upload(&business).await;
     let dag = app

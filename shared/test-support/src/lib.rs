@@ -8,12 +8,14 @@
 //! - `pg`: a fresh PostgreSQL database per test.
 //! - `private_pg`: a PostgreSQL server of a test's own, to stop and restart.
 //! - `process`: service binaries as real processes, killed with SIGKILL.
+//! - `rpmbuild`: packages made by the system's `rpmbuild` from an `RpmSpec`.
 //! - `bench`: what the benchmarks share (package, baseline).
 
 pub mod bench;
 pub mod pg;
 pub mod private_pg;
 pub mod process;
+pub mod rpmbuild;
 pub mod s3;
 
 /// Real RPM packages, normal and hostile (the `obup-rpm-build` crate).

@@ -53,10 +53,14 @@ pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
 
 impl App {
     pub async fn upload(&mut self, spec: &RpmSpec) -> ppb::Package {
-        let bytes = spec.build();
+        self.upload_bytes(&spec.file_name(), spec.build()).await
+    }
+
+    /// Uploads a package made elsewhere (e.g. by the system's `rpmbuild`).
+    pub async fn upload_bytes(&mut self, file_name: &str, bytes: Vec<u8>) -> ppb::Package {
         let mut messages = vec![ppb::UploadRequest {
             kind: Some(ppb::upload_request::Kind::Start(ppb::UploadStart {
-                file_name: spec.file_name(),
+                file_name: file_name.into(),
                 ..Default::default()
             })),
         }];
