@@ -154,7 +154,6 @@ impl Dev {
         let engine = EngineConfig {
             owner: "obup-dev".into(),
             failures: args.sim_fail.clone(),
-            state_dir: data_dir.join("orchestrator"),
             ..EngineConfig::default()
         };
         let (stop, stopped) = watch::channel(false);

@@ -122,7 +122,6 @@ impl Env {
         let (stop, stopped) = watch::channel(false);
         let engine = EngineConfig {
             owner: "bench".into(),
-            state_dir: dir.join("state"),
             failures,
             ..EngineConfig::default()
         };

@@ -63,7 +63,6 @@ async fn main() -> anyhow::Result<()> {
     let defaults = EngineConfig::default();
     let engine = EngineConfig {
         owner,
-        state_dir: data_dir.join("orchestrator"),
         lease: Duration::from_secs_f64(number(
             "OBUP_ENGINE_LEASE_SECS",
             defaults.lease.as_secs_f64(),

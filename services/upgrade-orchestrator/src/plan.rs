@@ -8,10 +8,10 @@ use std::path::{Component, Path};
 use obup_types::{Release, compare_versions};
 
 use crate::cluster::{Cluster, Topology};
+use crate::domain::params::{DagParams, PlannedHop};
 use crate::domain::route::{BuildVersion, parse_dep_yaml, plan_route};
 use crate::domain::template::{DagSpec, Mode, UpgradeLayout, check_dag, upgrade_dag};
 use crate::packages::{Lookup, PackageInfo, PackageSource};
-use crate::tasks::{DagParams, PlannedHop};
 use crate::{Error, Result};
 
 /// Oldest version obshell can upgrade to (`SUPPORT_MIN_VERSION`).
@@ -133,10 +133,7 @@ pub async fn plan(
     let params = DagParams {
         version: req.version.clone(),
         release: req.release.clone(),
-        mode: match req.mode {
-            Some(Mode::StopService) => "STOPSERVICE".into(),
-            _ => "ROLLING".into(),
-        },
+        mode: req.mode.unwrap_or(Mode::Rolling),
         upgrade_dir,
         task_time: now_ms,
         target_build_version: target.to_string(),

@@ -21,7 +21,7 @@ const CATCH_UP_BATCH: i64 = 1000;
 #[derive(Debug, Clone)]
 pub enum WatchItem {
     /// The whole DAG as of its `last_seq` (sent first on a fresh watch).
-    Snapshot(Dag),
+    Snapshot(Box<Dag>),
     Event(Arc<Event>),
 }
 
@@ -88,9 +88,7 @@ impl Orchestrator {
     }
 
     async fn create(&self, p: Plan) -> Result<Dag> {
-        let params =
-            serde_json::to_string(&p.params).map_err(|e| Error::Internal(e.to_string()))?;
-        let dag = Dag::from_spec(self.cluster.id(), &p.spec, params);
+        let dag = Dag::from_spec(self.cluster.id(), &p.spec, p.params);
         let dag = self.engine.create(dag).await?;
         tracing::info!(dag = dag.id, name = %dag.name, stages = dag.max_stage(), "DAG created");
         Ok(dag)
@@ -215,7 +213,7 @@ impl Orchestrator {
 }
 
 fn terminal(body: &EventBody) -> bool {
-    matches!(body, EventBody::Dag { state, .. } if state == "SUCCEED" || state == "FAILED")
+    matches!(body, EventBody::Dag { state, .. } if state.is_done())
 }
 
 async fn stream_dag(
@@ -230,7 +228,11 @@ async fn stream_dag(
     let mut cursor = after_seq;
     if after_seq == 0 {
         cursor = snapshot.last_seq;
-        if tx.send(Ok(WatchItem::Snapshot(snapshot))).await.is_err() {
+        if tx
+            .send(Ok(WatchItem::Snapshot(Box::new(snapshot))))
+            .await
+            .is_err()
+        {
             return Ok(());
         }
     }

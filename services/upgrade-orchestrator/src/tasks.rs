@@ -8,57 +8,22 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::cluster::{Cluster, Host, Skip};
+use crate::domain::dag::Dag;
+use crate::domain::output::TaskOutput;
+use crate::domain::params::{DagParams, NodeParams};
 use crate::domain::state::Operator;
 use crate::domain::template::{FreezeScope, Script, TaskKind};
 use crate::packages::{PackageRef, PackageSource};
 use crate::{Error, Result};
 
-/// The plan of a DAG, as stored with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DagParams {
-    pub version: String,
-    /// The request's full release tag.
-    pub release: String,
-    pub mode: String,
-    /// Empty: each host's `<observer home>/upgrade`.
-    pub upgrade_dir: String,
-    /// Creation time (ms): names the task directory, as obshell does.
-    pub task_time: i64,
-    pub target_build_version: String,
-    pub hops: Vec<PlannedHop>,
-}
-
-/// One hop with the packages serving it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedHop {
-    pub version: String,
-    pub build: Option<String>,
-    pub require_from_binary: bool,
-    pub deprecated_builds: Vec<String>,
-    pub packages: Vec<PackageRef>,
-}
-
-/// Parameters of one node, as stored with it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct NodeParams {
-    pub hop: Option<usize>,
-    pub zone: Option<String>,
-    pub freeze: Option<FreezeParams>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct FreezeParams {
-    pub scope: String,
-    pub zone: Option<String>,
-}
-
-/// Writes a line to the sub-task's log (and to its watchers).
+/// What a running sub-task reports: log lines (to its log and watchers)
+/// and progress (kept with it in case it is resumed).
 #[async_trait::async_trait]
-pub trait TaskLog: Send + Sync {
+pub trait TaskIo: Send + Sync {
     async fn line(&self, line: String);
+    /// Records how far the execution got; durable when this returns.
+    async fn checkpoint(&self, output: TaskOutput) -> Result<()>;
 }
 
 /// Everything one execution needs.
@@ -68,15 +33,16 @@ pub struct TaskContext {
     pub task_id: i64,
     pub params: DagParams,
     pub node: NodeParams,
+    /// The DAG as it stood when this execution was claimed: outputs of
+    /// earlier sub-tasks, and this one's own progress when resuming.
+    pub dag: Arc<Dag>,
     /// `None`: runs on the coordinator.
     pub agent: Option<String>,
     pub operator: Operator,
     pub resume: bool,
     pub cluster: Arc<dyn Cluster>,
     pub packages: Arc<dyn PackageSource>,
-    pub log: Arc<dyn TaskLog>,
-    /// Where the orchestrator keeps per-DAG state (saved parameters).
-    pub state_dir: PathBuf,
+    pub log: Arc<dyn TaskIo>,
 }
 
 impl std::fmt::Debug for TaskContext {
@@ -90,20 +56,32 @@ impl std::fmt::Debug for TaskContext {
     }
 }
 
-/// Runs the execution the context describes (RUN, or ROLLBACK).
-pub async fn run(ctx: &TaskContext) -> Result<()> {
+/// Runs the execution the context describes (RUN, or ROLLBACK); returns
+/// what it produced for later sub-tasks, if anything.
+pub async fn run(ctx: &TaskContext) -> Result<Option<TaskOutput>> {
     if ctx.resume {
         ctx.log
             .line("resuming an interrupted execution".into())
             .await;
     }
     match ctx.operator {
-        Operator::Rollback => rollback(ctx).await,
+        Operator::Rollback => rollback(ctx).await.map(|()| None),
         _ => execute(ctx).await,
     }
 }
 
-async fn execute(ctx: &TaskContext) -> Result<()> {
+async fn execute(ctx: &TaskContext) -> Result<Option<TaskOutput>> {
+    if ctx.kind == TaskKind::BackupParameters {
+        let rows = ctx.cluster.backup_parameters().await?;
+        ctx.log
+            .line(format!("saved {} parameter values", rows.len()))
+            .await;
+        return Ok(Some(TaskOutput::Parameters { rows }));
+    }
+    execute_step(ctx).await.map(|()| None)
+}
+
+async fn execute_step(ctx: &TaskContext) -> Result<()> {
     match ctx.kind {
         TaskKind::CheckPythonEnv => {
             ctx.log
@@ -139,14 +117,10 @@ async fn execute(ctx: &TaskContext) -> Result<()> {
             ctx.log.line("agent tables are up to date".into()).await;
             Ok(())
         }
-        TaskKind::BackupParameters => {
-            let saved = ctx.cluster.backup_parameters().await?;
-            tokio::fs::create_dir_all(&ctx.state_dir).await?;
-            tokio::fs::write(parameters_file(ctx), &saved).await?;
-            ctx.log.line(format!("saved parameters {saved}")).await;
-            Ok(())
-        }
-        TaskKind::RestoreParameters => restore_parameters(ctx).await,
+        TaskKind::BackupParameters => Err(Error::Internal(
+            "the parameter backup returns its rows: run it through `execute`".into(),
+        )),
+        TaskKind::RestoreParameters => restore_parameters(ctx, true).await,
         TaskKind::ExecuteScript(script) => execute_script(ctx, script).await,
         TaskKind::StopZone => {
             let zone = zone(ctx)?;
@@ -161,10 +135,7 @@ async fn execute(ctx: &TaskContext) -> Result<()> {
             Ok(())
         }
         TaskKind::MinorFreeze => {
-            let scope = match &ctx.node.freeze {
-                Some(FreezeParams { zone: Some(z), .. }) => FreezeScope::Zone(z.clone()),
-                _ => FreezeScope::Global,
-            };
+            let scope = ctx.node.freeze.clone().unwrap_or(FreezeScope::Global);
             ctx.cluster.minor_freeze(&scope).await?;
             ctx.log
                 .line(format!("minor freeze of {scope:?} done"))
@@ -213,7 +184,7 @@ async fn rollback(ctx: &TaskContext) -> Result<()> {
                 .await?;
             ctx.log.line("restored the previous obshell".into()).await;
         }
-        TaskKind::BackupParameters => restore_parameters(ctx).await?,
+        TaskKind::BackupParameters => restore_parameters(ctx, false).await?,
         TaskKind::CheckPythonEnv | TaskKind::CheckPackages | TaskKind::MinorFreeze => {}
         kind => {
             return Err(Error::Internal(format!(
@@ -306,11 +277,6 @@ fn hop(ctx: &TaskContext) -> Result<usize> {
     ctx.node
         .hop
         .ok_or_else(|| Error::Internal(format!("{} needs a hop", ctx.kind.key())))
-}
-
-fn parameters_file(ctx: &TaskContext) -> PathBuf {
-    ctx.state_dir
-        .join(format!("dag-{}-parameters.json", ctx.dag_id))
 }
 
 /// Packages of every hop for this host's architecture, with their paths.
@@ -410,19 +376,62 @@ async fn install_agent(ctx: &TaskContext) -> Result<()> {
     Ok(())
 }
 
-async fn restore_parameters(ctx: &TaskContext) -> Result<()> {
-    match tokio::fs::read_to_string(parameters_file(ctx)).await {
-        Ok(saved) => {
-            ctx.cluster.restore_parameters(&saved).await?;
-            ctx.log.line(format!("restored parameters {saved}")).await;
-            Ok(())
+/// Applies the values "Backup parameters" of this hop saved, one row at a
+/// time, recording each applied row so that a resumed restore goes on
+/// where it stopped. A backup that cannot be found is an error: succeeding
+/// without restoring would leave rebalancing off on the cluster.
+///
+/// `record` is false when undoing the backup itself (ROLLBACK), whose own
+/// output is the backup and must not be overwritten.
+async fn restore_parameters(ctx: &TaskContext, record: bool) -> Result<()> {
+    let rows = saved_parameters(ctx)?;
+    let mut applied = match &ctx.dag.task(ctx.task_id).and_then(|t| t.output.clone()) {
+        Some(TaskOutput::Restored { applied }) if ctx.resume => applied.clone(),
+        _ => Vec::new(),
+    };
+    for (i, row) in rows.iter().enumerate() {
+        if applied.contains(&i) {
+            continue;
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            ctx.log.line("no saved parameters to restore".into()).await;
-            Ok(())
+        ctx.cluster.restore_parameter(row).await?;
+        applied.push(i);
+        if record {
+            ctx.log
+                .checkpoint(TaskOutput::Restored {
+                    applied: applied.clone(),
+                })
+                .await?;
         }
-        Err(e) => Err(e.into()),
+        ctx.log
+            .line(format!(
+                "restored {} = {} ({:?} {}:{})",
+                row.name, row.value, row.scope, row.svr_ip, row.svr_port
+            ))
+            .await;
     }
+    Ok(())
+}
+
+/// The rows the "Backup parameters" stage of this sub-task's hop saved.
+fn saved_parameters(ctx: &TaskContext) -> Result<Vec<crate::domain::output::SavedParameter>> {
+    let hop = ctx.node.hop;
+    let backup = ctx
+        .dag
+        .nodes
+        .iter()
+        .filter(|n| n.kind == TaskKind::BackupParameters && n.params.hop == hop)
+        .flat_map(|n| n.tasks.iter())
+        .find_map(|t| match &t.output {
+            Some(TaskOutput::Parameters { rows }) => Some(rows.clone()),
+            _ => None,
+        });
+    backup.ok_or_else(|| {
+        Error::Cluster(format!(
+            "no parameters were backed up for hop {} of DAG {}: \"Backup parameters\" has no saved rows",
+            hop.map_or_else(|| "?".into(), |h| h.to_string()),
+            ctx.dag_id
+        ))
+    })
 }
 
 async fn execute_script(ctx: &TaskContext, script: Script) -> Result<()> {

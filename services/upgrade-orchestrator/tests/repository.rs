@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use obup_test_support::TestDb;
 use obup_upgrade_orchestrator::domain::dag::Dag;
+use obup_upgrade_orchestrator::domain::params::DagParams;
 use obup_upgrade_orchestrator::domain::state::{Operator, State};
 use obup_upgrade_orchestrator::domain::template::{DagSpec, NodeSpec, Script, TaskKind, check_dag};
 use obup_upgrade_orchestrator::storage::{
@@ -52,7 +53,7 @@ fn upgrade_like() -> Dag {
             },
         ],
     };
-    Dag::from_spec("c1", &spec, "{\"x\":1}".into())
+    Dag::from_spec("c1", &spec, DagParams::empty())
 }
 
 async fn lifecycle(repo: &dyn DagRepository) {
@@ -85,7 +86,7 @@ async fn lifecycle(repo: &dyn DagRepository) {
     let check = Dag::from_spec(
         "c1",
         &check_dag("4.3.5.0", "1.el7", &["a:1".into()]),
-        "{}".into(),
+        DagParams::empty(),
     );
     repo.create(check, 102).await.unwrap();
 
@@ -125,24 +126,36 @@ async fn lifecycle(repo: &dyn DagRepository) {
         .unwrap();
 
     // Logs belong to the execution; only the lease owner writes them.
-    let log = |owner: &str, line: &str| DagOp::Log {
-        task_id: mine[0],
-        owner: owner.into(),
-        line: line.into(),
-    };
-    repo.apply(dag.id, log("e1", "hello"), 113).await.unwrap();
-    assert_eq!(
-        repo.apply(dag.id, log("e2", "intruder"), 114)
-            .await
-            .unwrap()
-            .outcome,
-        Outcome::Skipped
-    );
+    let lines = ["hello".to_owned(), "world".to_owned()];
+    let events = repo
+        .append_logs(dag.id, mine[0], "e1", &lines, 113)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2, "one event per line");
+    assert_eq!(events[1].seq, events[0].seq + 1);
+    let before = repo.get(dag.id).await.unwrap().unwrap().last_seq;
+    assert_eq!(before, events[1].seq, "the DAG's last seq counts the lines");
+    let intruder = repo
+        .append_logs(dag.id, mine[0], "e2", &["intruder".to_owned()], 114)
+        .await
+        .unwrap();
+    assert!(intruder.is_empty(), "only the lease owner writes logs");
+    assert_eq!(repo.get(dag.id).await.unwrap().unwrap().last_seq, before);
     let logs = repo.logs(mine[0]).await.unwrap();
-    assert_eq!(logs.len(), 1);
     assert_eq!(
-        (logs[0].content.as_str(), logs[0].execute_times),
-        ("hello", 1)
+        logs.iter()
+            .map(|l| (l.content.as_str(), l.execute_times))
+            .collect::<Vec<_>>(),
+        [("hello", 1), ("world", 1)]
+    );
+    let stored = repo
+        .events_after(dag.id, events[0].seq - 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored[..2],
+        events[..],
+        "the events returned are the ones stored"
     );
 
     // Engine e2 dies: its lease expires and the task is found orphaned.
@@ -171,14 +184,14 @@ async fn lifecycle(repo: &dyn DagRepository) {
         owner: owner.into(),
         outcome,
     };
-    repo.apply(dag.id, finish(mine[0], "e1", Ok(())), 2002)
+    repo.apply(dag.id, finish(mine[0], "e1", Ok(None)), 2002)
         .await
         .unwrap();
     repo.apply(dag.id, claim(mine[1], "e1", 5000), 2003)
         .await
         .unwrap();
     let moved = repo
-        .apply(dag.id, finish(mine[1], "e1", Ok(())), 2004)
+        .apply(dag.id, finish(mine[1], "e1", Ok(None)), 2004)
         .await
         .unwrap();
     assert_eq!(moved.dag.stage, 2);
@@ -222,7 +235,7 @@ async fn lifecycle(repo: &dyn DagRepository) {
         .await
         .unwrap();
     let done = repo
-        .apply(dag.id, finish(script, "e1", Ok(())), 2010)
+        .apply(dag.id, finish(script, "e1", Ok(None)), 2010)
         .await
         .unwrap();
     assert_eq!((done.dag.state, done.dag.finished), (State::Succeed, true));
@@ -261,7 +274,11 @@ async fn concurrent_claims(repo: Arc<dyn DagRepository>) {
     let agents: Vec<String> = (0..20).map(|i| format!("10.0.0.{i}:2886")).collect();
     let dag = repo
         .create(
-            Dag::from_spec("c1", &check_dag("4.3.5.0", "1.el7", &agents), "{}".into()),
+            Dag::from_spec(
+                "c1",
+                &check_dag("4.3.5.0", "1.el7", &agents),
+                DagParams::empty(),
+            ),
             1,
         )
         .await

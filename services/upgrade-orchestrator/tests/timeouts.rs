@@ -31,7 +31,6 @@ async fn a_slow_sub_task_times_out() {
     let repo: Arc<dyn DagRepository> = Arc::new(SqlDagRepository::connect(&url).await.unwrap());
     let engine = EngineConfig {
         task_timeout: Duration::from_millis(200),
-        state_dir: dir.path().join("state"),
         ..EngineConfig::default()
     };
     let (_stop, stopped) = watch::channel(false);

@@ -34,7 +34,6 @@ async fn the_survivor_finishes_the_dag_of_a_dead_engine() {
     let engine = |owner: &str| EngineConfig {
         owner: owner.into(),
         lease: Duration::from_millis(600),
-        state_dir: dir.path().join("state"),
         ..EngineConfig::default()
     };
     let repo_a: Arc<dyn DagRepository> =

@@ -19,6 +19,7 @@ pub use host::LocalHost;
 pub use sim::{SimCluster, SimConfig};
 
 use crate::Result;
+use crate::domain::output::SavedParameter;
 use crate::domain::template::{Edition, FreezeScope, ZoneAgents};
 use crate::packages::{PackageRef, PackageSource};
 
@@ -84,9 +85,10 @@ pub trait Cluster: Send + Sync + std::fmt::Debug {
     async fn start_zone(&self, zone: &str) -> Result<()>;
     /// Runs an upgrade script from an unpacked package against the cluster.
     async fn run_script(&self, script: &Path, zone: Option<&str>) -> Result<String>;
-    /// The parameters the upgrade changes, as JSON to restore later.
-    async fn backup_parameters(&self) -> Result<String>;
-    async fn restore_parameters(&self, saved: &str) -> Result<()>;
+    /// Every value of the parameters the upgrade changes, to restore later.
+    async fn backup_parameters(&self) -> Result<Vec<SavedParameter>>;
+    /// Puts one saved value back.
+    async fn restore_parameter(&self, row: &SavedParameter) -> Result<()>;
     async fn minor_freeze(&self, scope: &FreezeScope) -> Result<()>;
     /// Records that an observer stopped or started (with the build it runs).
     async fn observer_stopped(&self, agent: &str) -> Result<()>;

@@ -22,6 +22,7 @@ use obup_rpm_build::{observer_standin, standin_version};
 use serde::{Deserialize, Serialize};
 
 use super::{Cluster, Host, LocalHost, Server, Topology};
+use crate::domain::output::{ParameterScope, SavedParameter};
 use crate::domain::template::{Edition, FreezeScope, ZoneAgents};
 use crate::{Error, Result};
 
@@ -300,16 +301,26 @@ impl Cluster for SimCluster {
         })
     }
 
-    async fn backup_parameters(&self) -> Result<String> {
-        self.read(|s| serde_json::to_string(&s.parameters))?
-            .map_err(|e| Error::Internal(e.to_string()))
+    async fn backup_parameters(&self) -> Result<Vec<SavedParameter>> {
+        self.read(|s| {
+            s.parameters
+                .iter()
+                .map(|(name, value)| SavedParameter {
+                    svr_ip: "0.0.0.0".into(),
+                    svr_port: 0,
+                    zone: String::new(),
+                    scope: ParameterScope::Cluster,
+                    tenant_id: None,
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect()
+        })
     }
 
-    async fn restore_parameters(&self, saved: &str) -> Result<()> {
-        let parameters: BTreeMap<String, String> = serde_json::from_str(saved)
-            .map_err(|e| Error::Cluster(format!("saved parameters are invalid: {e}")))?;
+    async fn restore_parameter(&self, row: &SavedParameter) -> Result<()> {
         self.with(|s| {
-            s.parameters = parameters;
+            s.parameters.insert(row.name.clone(), row.value.clone());
             Ok(())
         })
     }

@@ -16,6 +16,8 @@
 //! PASS     (DAG FAILED, passable)         the rest is marked done; the DAG succeeds
 //! ```
 
+use super::output::TaskOutput;
+use super::params::{DagParams, NodeParams};
 use super::state::{Operator, State};
 use super::template::{Capabilities, DagSpec, TaskKind};
 
@@ -39,6 +41,8 @@ pub struct SubTask {
     pub resume: bool,
     pub start_ms: i64,
     pub end_ms: i64,
+    /// What the last execution produced (or has produced so far).
+    pub output: Option<TaskOutput>,
 }
 
 /// One stage.
@@ -49,8 +53,7 @@ pub struct Node {
     pub name: String,
     pub kind: TaskKind,
     pub parallel: bool,
-    /// JSON of the node's template parameters (hop, zone, freeze scope).
-    pub params: String,
+    pub params: NodeParams,
     pub state: State,
     pub operator: Operator,
     pub start_ms: i64,
@@ -108,6 +111,8 @@ pub enum Change {
     },
     /// A lease was renewed: the row changes, nobody is told.
     Lease { node: usize, task: usize },
+    /// A sub-task's output changed (progress of work done in steps).
+    Output { node: usize, task: usize },
     /// The DAG finished in a way that ends its maintenance.
     MaintenanceReleased,
 }
@@ -139,8 +144,8 @@ pub struct Dag {
     /// 1-based index of the current node.
     pub stage: i32,
     pub finished: bool,
-    /// JSON of the DAG's parameters (the plan).
-    pub params: String,
+    /// The plan.
+    pub params: DagParams,
     pub last_seq: i64,
     pub start_ms: i64,
     pub end_ms: i64,
@@ -152,7 +157,7 @@ pub struct Dag {
 impl Dag {
     /// A new DAG laid out from `spec`, READY to run. Ids are zero until
     /// storage assigns them.
-    pub fn from_spec(cluster_id: &str, spec: &DagSpec, params: String) -> Self {
+    pub fn from_spec(cluster_id: &str, spec: &DagSpec, params: DagParams) -> Self {
         let nodes = spec
             .nodes
             .iter()
@@ -169,7 +174,7 @@ impl Dag {
                     name: n.name.clone(),
                     kind: n.kind,
                     parallel: n.is_parallel(),
-                    params: n.params_json(),
+                    params: n.params(),
                     state: State::Pending,
                     operator: Operator::Run,
                     start_ms: 0,
@@ -191,6 +196,7 @@ impl Dag {
                             resume: false,
                             start_ms: 0,
                             end_ms: 0,
+                            output: None,
                         })
                         .collect(),
                 }
@@ -411,7 +417,13 @@ impl Dag {
         let task = &mut self.nodes[n].tasks[t];
         task.lease_owner = Some(owner.to_owned());
         task.lease_until_ms = lease_until_ms;
-        task.execute_times += 1;
+        // A resumed execution is the interrupted one carried on: same
+        // attempt number, so that an agent still running it is re-attached
+        // to instead of starting the work again.
+        if !task.resume || task.execute_times == 0 {
+            task.execute_times += 1;
+            task.output = None;
+        }
         task.start_ms = now;
         let op = task.operator;
         self.set_task(n, t, State::Running, op, now);
@@ -439,7 +451,7 @@ impl Dag {
         &mut self,
         task_id: i64,
         owner: &str,
-        outcome: Result<(), String>,
+        outcome: Result<Option<TaskOutput>, String>,
         now: i64,
     ) -> bool {
         let Some((n, t)) = self.find_task(task_id) else {
@@ -452,13 +464,34 @@ impl Dag {
         let op = task.operator;
         self.nodes[n].tasks[t].resume = false;
         match outcome {
-            Ok(()) => self.set_task(n, t, State::Succeed, op, now),
+            Ok(output) => {
+                if output.is_some() {
+                    self.nodes[n].tasks[t].output = output;
+                    self.changes.push(Change::Output { node: n, task: t });
+                }
+                self.set_task(n, t, State::Succeed, op, now);
+            }
             Err(e) => {
                 self.log(task_id, e);
                 self.set_task(n, t, State::Failed, op, now);
             }
         }
         self.advance(now);
+        true
+    }
+
+    /// Records the progress of a running execution by `owner`. Ignored
+    /// (false) if the sub-task is no longer this owner's.
+    pub fn checkpoint(&mut self, task_id: i64, owner: &str, output: TaskOutput) -> bool {
+        let Some((n, t)) = self.find_task(task_id) else {
+            return false;
+        };
+        let task = &mut self.nodes[n].tasks[t];
+        if task.state != State::Running || task.lease_owner.as_deref() != Some(owner) {
+            return false;
+        }
+        task.output = Some(output);
+        self.changes.push(Change::Output { node: n, task: t });
         true
     }
 

@@ -79,6 +79,28 @@ impl Operator {
     }
 }
 
+/// Stored and sent by name (`"RUNNING"`, `"RETRY"`).
+macro_rules! by_name {
+    ($t:ty, $what:literal) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&name)
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown {} {name:?}", $what)))
+            }
+        }
+    };
+}
+
+by_name!(State, "state");
+by_name!(Operator, "operator");
+
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -5,16 +5,20 @@
 //! agent it runs on; a *serial* node has one sub-task, run by the
 //! coordinator (cluster-level SQL and scripts).
 
+use super::params::NodeParams;
 use super::route::RouteNode;
 
 pub use obup_types::Edition;
 
-/// How the cluster is taken through the upgrade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the cluster is taken through the upgrade (stored as obshell names
+/// it in requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
+    #[serde(rename = "ROLLING")]
     /// Zone by zone; the cluster keeps serving.
     Rolling,
     /// Every server at once.
+    #[serde(rename = "STOPSERVICE")]
     StopService,
 }
 
@@ -99,60 +103,91 @@ impl Capabilities {
 }
 
 impl TaskKind {
-    const SIMPLE: [(Self, &'static str); 16] = [
-        (Self::CheckPythonEnv, "CheckPythonEnv"),
-        (Self::CreateUpgradeDir, "CreateUpgradeDir"),
-        (Self::DownloadPackages, "DownloadPackages"),
-        (Self::CheckPackages, "CheckPackages"),
-        (Self::UnpackPackages, "UnpackPackages"),
-        (Self::BackupForUpgrade, "BackupForUpgrade"),
-        (Self::InstallAgent, "InstallAgent"),
-        (Self::RestartAgent, "RestartAgent"),
-        (Self::AgentTableMaintain, "AgentTableMaintain"),
-        (Self::BackupParameters, "BackupParameters"),
-        (Self::StopZone, "StopZone"),
-        (Self::MinorFreeze, "MinorFreeze"),
-        (Self::ReinstallObserver, "ReinstallObserver"),
-        (Self::StartZone, "StartZone"),
-        (Self::RestoreParameters, "RestoreParameters"),
-        (Self::RemoveUpgradeDir, "RemoveUpgradeDir"),
+    /// Every kind, in the order of [`TaskKind::index`].
+    pub const ALL: [TaskKind; 21] = [
+        Self::CheckPythonEnv,
+        Self::CreateUpgradeDir,
+        Self::DownloadPackages,
+        Self::CheckPackages,
+        Self::UnpackPackages,
+        Self::BackupForUpgrade,
+        Self::InstallAgent,
+        Self::RestartAgent,
+        Self::AgentTableMaintain,
+        Self::BackupParameters,
+        Self::ExecuteScript(Script::Checker),
+        Self::ExecuteScript(Script::Pre),
+        Self::ExecuteScript(Script::HealthChecker),
+        Self::ExecuteScript(Script::ZoneHealthChecker),
+        Self::ExecuteScript(Script::Post),
+        Self::StopZone,
+        Self::MinorFreeze,
+        Self::ReinstallObserver,
+        Self::StartZone,
+        Self::RestoreParameters,
+        Self::RemoveUpgradeDir,
     ];
-    const SCRIPTS: [(Script, &'static str); 5] = [
-        (Script::Checker, "ExecuteScript:Checker"),
-        (Script::Pre, "ExecuteScript:Pre"),
-        (Script::HealthChecker, "ExecuteScript:HealthChecker"),
-        (Script::ZoneHealthChecker, "ExecuteScript:ZoneHealthChecker"),
-        (Script::Post, "ExecuteScript:Post"),
-    ];
+
+    /// Position in [`TaskKind::ALL`]. An exhaustive match: with a new kind
+    /// the tests do not compile until it has a place, and the round-trip
+    /// test checks that `ALL` holds it there.
+    #[cfg(test)]
+    const fn index(self) -> usize {
+        match self {
+            Self::CheckPythonEnv => 0,
+            Self::CreateUpgradeDir => 1,
+            Self::DownloadPackages => 2,
+            Self::CheckPackages => 3,
+            Self::UnpackPackages => 4,
+            Self::BackupForUpgrade => 5,
+            Self::InstallAgent => 6,
+            Self::RestartAgent => 7,
+            Self::AgentTableMaintain => 8,
+            Self::BackupParameters => 9,
+            Self::ExecuteScript(Script::Checker) => 10,
+            Self::ExecuteScript(Script::Pre) => 11,
+            Self::ExecuteScript(Script::HealthChecker) => 12,
+            Self::ExecuteScript(Script::ZoneHealthChecker) => 13,
+            Self::ExecuteScript(Script::Post) => 14,
+            Self::StopZone => 15,
+            Self::MinorFreeze => 16,
+            Self::ReinstallObserver => 17,
+            Self::StartZone => 18,
+            Self::RestoreParameters => 19,
+            Self::RemoveUpgradeDir => 20,
+        }
+    }
 
     /// Stable name stored with each task (the analogue of obshell's
     /// `struct_name`), used to find its implementation again after a restart.
     pub fn key(self) -> &'static str {
-        if let Self::ExecuteScript(s) = self {
-            return Self::SCRIPTS
-                .iter()
-                .find(|(x, _)| *x == s)
-                .map(|(_, k)| *k)
-                .unwrap_or("ExecuteScript");
+        match self {
+            Self::CheckPythonEnv => "CheckPythonEnv",
+            Self::CreateUpgradeDir => "CreateUpgradeDir",
+            Self::DownloadPackages => "DownloadPackages",
+            Self::CheckPackages => "CheckPackages",
+            Self::UnpackPackages => "UnpackPackages",
+            Self::BackupForUpgrade => "BackupForUpgrade",
+            Self::InstallAgent => "InstallAgent",
+            Self::RestartAgent => "RestartAgent",
+            Self::AgentTableMaintain => "AgentTableMaintain",
+            Self::BackupParameters => "BackupParameters",
+            Self::ExecuteScript(Script::Checker) => "ExecuteScript:Checker",
+            Self::ExecuteScript(Script::Pre) => "ExecuteScript:Pre",
+            Self::ExecuteScript(Script::HealthChecker) => "ExecuteScript:HealthChecker",
+            Self::ExecuteScript(Script::ZoneHealthChecker) => "ExecuteScript:ZoneHealthChecker",
+            Self::ExecuteScript(Script::Post) => "ExecuteScript:Post",
+            Self::StopZone => "StopZone",
+            Self::MinorFreeze => "MinorFreeze",
+            Self::ReinstallObserver => "ReinstallObserver",
+            Self::StartZone => "StartZone",
+            Self::RestoreParameters => "RestoreParameters",
+            Self::RemoveUpgradeDir => "RemoveUpgradeDir",
         }
-        Self::SIMPLE
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map(|(_, n)| *n)
-            .unwrap_or("Unknown")
     }
 
     pub fn from_key(key: &str) -> Option<Self> {
-        Self::SIMPLE
-            .iter()
-            .find(|(_, n)| *n == key)
-            .map(|(k, _)| *k)
-            .or_else(|| {
-                Self::SCRIPTS
-                    .iter()
-                    .find(|(_, n)| *n == key)
-                    .map(|(s, _)| Self::ExecuteScript(*s))
-            })
+        Self::ALL.into_iter().find(|k| k.key() == key)
     }
 
     /// The capability flags of §3.4 of the spec.
@@ -181,11 +216,49 @@ impl TaskKind {
     }
 }
 
-/// Scope of a minor freeze.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Scope of a minor freeze. Stored as `{"scope": "GLOBAL"}` or
+/// `{"scope": "ZONE", "zone": "zone1"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "FreezeRepr", try_from = "FreezeRepr")]
 pub enum FreezeScope {
     Zone(String),
     Global,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FreezeRepr {
+    scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    zone: Option<String>,
+}
+
+impl From<FreezeScope> for FreezeRepr {
+    fn from(f: FreezeScope) -> Self {
+        match f {
+            FreezeScope::Global => Self {
+                scope: "GLOBAL".into(),
+                zone: None,
+            },
+            FreezeScope::Zone(z) => Self {
+                scope: "ZONE".into(),
+                zone: Some(z),
+            },
+        }
+    }
+}
+
+impl TryFrom<FreezeRepr> for FreezeScope {
+    type Error = String;
+
+    fn try_from(r: FreezeRepr) -> Result<Self, String> {
+        match (r.scope.as_str(), r.zone) {
+            ("GLOBAL", _) => Ok(Self::Global),
+            ("ZONE", Some(z)) => Ok(Self::Zone(z)),
+            (scope, _) => Err(format!(
+                "freeze scope {scope:?} is not GLOBAL or ZONE with a zone"
+            )),
+        }
+    }
 }
 
 /// One stage of a DAG.
@@ -230,13 +303,12 @@ impl NodeSpec {
     }
 
     /// The parameters a task needs, as stored with its node.
-    pub fn params_json(&self) -> String {
-        let freeze = match &self.freeze {
-            None => serde_json::Value::Null,
-            Some(FreezeScope::Global) => serde_json::json!({"scope": "GLOBAL"}),
-            Some(FreezeScope::Zone(z)) => serde_json::json!({"scope": "ZONE", "zone": z}),
-        };
-        serde_json::json!({"hop": self.hop, "zone": self.zone, "freeze": freeze}).to_string()
+    pub fn params(&self) -> NodeParams {
+        NodeParams {
+            hop: self.hop,
+            zone: self.zone.clone(),
+            freeze: self.freeze.clone(),
+        }
     }
 }
 
@@ -585,13 +657,15 @@ mod tests {
 
     #[test]
     fn task_keys_round_trip() {
-        for (k, _) in TaskKind::SIMPLE {
+        for (i, k) in TaskKind::ALL.into_iter().enumerate() {
+            assert_eq!(k.index(), i, "{k:?} is in its place in ALL");
             assert_eq!(TaskKind::from_key(k.key()), Some(k));
         }
-        for (s, _) in TaskKind::SCRIPTS {
-            let k = TaskKind::ExecuteScript(s);
-            assert_eq!(TaskKind::from_key(k.key()), Some(k));
-        }
+        let mut keys: Vec<&str> = TaskKind::ALL.iter().map(|k| k.key()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), TaskKind::ALL.len(), "keys are unique");
+        assert_eq!(TaskKind::from_key("Unknown"), None);
     }
 
     #[test]

@@ -158,8 +158,8 @@ pub(crate) fn event(e: &Event) -> pb::DagEvent {
             operator,
             stage,
         } => Kind::Dag(pb::DagChange {
-            state: state.clone(),
-            operator: operator.clone(),
+            state: state.as_str().into(),
+            operator: operator.as_str().into(),
             stage: *stage,
         }),
         EventBody::Node {
@@ -170,8 +170,8 @@ pub(crate) fn event(e: &Event) -> pb::DagEvent {
         } => Kind::Node(pb::NodeChange {
             node_id: *node_id,
             name: name.clone(),
-            state: state.clone(),
-            operator: operator.clone(),
+            state: state.as_str().into(),
+            operator: operator.as_str().into(),
         }),
         EventBody::SubTask {
             sub_task_id,
@@ -185,8 +185,8 @@ pub(crate) fn event(e: &Event) -> pb::DagEvent {
             sub_task_id: *sub_task_id,
             node_id: *node_id,
             name: name.clone(),
-            state: state.clone(),
-            operator: operator.clone(),
+            state: state.as_str().into(),
+            operator: operator.as_str().into(),
             execute_times: *execute_times,
             agent: agent.clone().unwrap_or_default(),
         }),

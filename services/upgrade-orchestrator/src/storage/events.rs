@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::dag::{Change, Dag};
+use crate::domain::state::{Operator, State};
 
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,27 +14,28 @@ pub struct Event {
     pub body: EventBody,
 }
 
-/// The change itself, stored as JSON.
+/// The change itself, stored as JSON (states and operators by their
+/// obshell names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     Dag {
-        state: String,
-        operator: String,
+        state: State,
+        operator: Operator,
         stage: i32,
     },
     Node {
         node_id: i64,
         name: String,
-        state: String,
-        operator: String,
+        state: State,
+        operator: Operator,
     },
     SubTask {
         sub_task_id: i64,
         node_id: i64,
         name: String,
-        state: String,
-        operator: String,
+        state: State,
+        operator: Operator,
         execute_times: i32,
         agent: Option<String>,
     },
@@ -54,8 +56,8 @@ impl EventBody {
                 operator,
                 stage,
             } => Self::Dag {
-                state: state.as_str().into(),
-                operator: operator.as_str().into(),
+                state: *state,
+                operator: *operator,
                 stage: *stage,
             },
             Change::Node {
@@ -67,8 +69,8 @@ impl EventBody {
                 Self::Node {
                     node_id: n.id,
                     name: n.name.clone(),
-                    state: state.as_str().into(),
-                    operator: operator.as_str().into(),
+                    state: *state,
+                    operator: *operator,
                 }
             }
             Change::Task {
@@ -83,8 +85,8 @@ impl EventBody {
                     sub_task_id: t.id,
                     node_id: t.node_id,
                     name: t.name.clone(),
-                    state: state.as_str().into(),
-                    operator: operator.as_str().into(),
+                    state: *state,
+                    operator: *operator,
                     execute_times: *execute_times,
                     agent: t.agent.clone(),
                 }
@@ -98,7 +100,9 @@ impl EventBody {
                 execute_times: *execute_times,
                 content: content.clone(),
             },
-            Change::MaintenanceReleased | Change::Lease { .. } => return None,
+            Change::MaintenanceReleased | Change::Lease { .. } | Change::Output { .. } => {
+                return None;
+            }
         })
     }
 }

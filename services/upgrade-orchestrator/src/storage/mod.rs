@@ -16,6 +16,7 @@ pub use sql::SqlDagRepository;
 
 use crate::Result;
 use crate::domain::dag::{Dag, Refusal};
+use crate::domain::output::TaskOutput;
 use crate::domain::state::Operator;
 
 /// One change to apply to a stored DAG.
@@ -36,15 +37,16 @@ pub enum DagOp {
     Finish {
         task_id: i64,
         owner: String,
-        outcome: Result<(), String>,
+        outcome: Result<Option<TaskOutput>, String>,
+    },
+    /// Progress of a running execution, kept in case it is resumed.
+    Checkpoint {
+        task_id: i64,
+        owner: String,
+        output: TaskOutput,
     },
     Recover {
         task_id: i64,
-    },
-    Log {
-        task_id: i64,
-        owner: String,
-        line: String,
     },
     Operate(Operator),
     PassNode {
@@ -106,6 +108,18 @@ pub trait DagRepository: Send + Sync + std::fmt::Debug + 'static {
     /// maintenance DAG) and starts it.
     async fn create(&self, dag: Dag, now: i64) -> Result<Applied>;
     async fn apply(&self, dag_id: i64, op: DagOp, now: i64) -> Result<Applied>;
+    /// Stores log lines of a RUNNING sub-task held by `owner`, with their
+    /// events, without loading the DAG: the cost of a log line is two row
+    /// inserts. Nothing is stored (and no event returned) if the sub-task is
+    /// not `owner`'s running execution any more.
+    async fn append_logs(
+        &self,
+        dag_id: i64,
+        task_id: i64,
+        owner: &str,
+        lines: &[String],
+        now: i64,
+    ) -> Result<Vec<Event>>;
     async fn get(&self, dag_id: i64) -> Result<Option<Dag>>;
     /// Newest first.
     async fn list(&self, cluster_id: &str, filter: DagFilter) -> Result<Vec<Dag>>;

@@ -39,7 +39,7 @@ const DAG_COLUMNS: &str = "id, cluster_id, name, maintenance, state, operator, s
 const NODE_COLUMNS: &str =
     "id, stage, name, kind, parallel, params, state, operator, start_ms, end_ms";
 const TASK_COLUMNS: &str = "id, node_id, name, kind, agent, state, operator, execute_times, lease_owner, \
-     lease_until_ms, resume, start_ms, end_ms";
+     lease_until_ms, resume, start_ms, end_ms, output";
 
 impl SqlDagRepository {
     pub async fn connect(url: &str) -> Result<Self> {
@@ -117,7 +117,7 @@ impl DagRepository for SqlDagRepository {
         .bind(dag.operator.as_str())
         .bind(i64::from(dag.stage))
         .bind(i64::from(dag.finished))
-        .bind(&dag.params)
+        .bind(to_json(&dag.params)?)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -154,7 +154,7 @@ impl DagRepository for SqlDagRepository {
             .bind(&node.name)
             .bind(node.kind.key())
             .bind(i64::from(node.parallel))
-            .bind(&node.params)
+            .bind(to_json(&node.params)?)
             .bind(node.state.as_str())
             .bind(node.operator.as_str())
             .fetch_one(&mut *tx)
@@ -234,6 +234,86 @@ impl DagRepository for SqlDagRepository {
             outcome,
             events,
         })
+    }
+
+    async fn append_logs(
+        &self,
+        dag_id: i64,
+        task_id: i64,
+        owner: &str,
+        lines: &[String],
+        now: i64,
+    ) -> Result<Vec<Event>> {
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (mut tx, _guard) = self.begin().await?;
+        // The DAG row lock first, as every change takes it: events are
+        // numbered in commit order.
+        let last: Option<i64> = sqlx::query_scalar(
+            "UPDATE dag SET last_seq = last_seq + $1 WHERE id = $2 AND EXISTS \
+             (SELECT 1 FROM sub_task WHERE id = $3 AND dag_id = $2 AND state = 'RUNNING' AND lease_owner = $4) \
+             RETURNING last_seq",
+        )
+        .bind(lines.len() as i64)
+        .bind(dag_id)
+        .bind(task_id)
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(last) = last else {
+            return Ok(Vec::new());
+        };
+        let execute_times: i64 =
+            sqlx::query_scalar("SELECT execute_times FROM sub_task WHERE id = $1")
+                .bind(task_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let first = last - lines.len() as i64 + 1;
+        let mut events = Vec::with_capacity(lines.len());
+        let sql = sqlx::AssertSqlSafe(insert_rows(
+            "INSERT INTO sub_task_log (sub_task_id, execute_times, content, created_at_ms)",
+            lines.len(),
+            4,
+        ));
+        let mut logs = sqlx::query(sql);
+        for line in lines {
+            logs = logs
+                .bind(task_id)
+                .bind(execute_times)
+                .bind(line.as_str())
+                .bind(now);
+        }
+        logs.execute(&mut *tx).await?;
+        for (i, line) in lines.iter().enumerate() {
+            events.push(Event {
+                dag_id,
+                seq: first + i as i64,
+                at_ms: now,
+                body: EventBody::Log {
+                    sub_task_id: task_id,
+                    execute_times: execute_times as i32,
+                    content: line.clone(),
+                },
+            });
+        }
+        let bodies = events
+            .iter()
+            .map(|e| to_json(&e.body))
+            .collect::<Result<Vec<_>>>()?;
+        let sql = sqlx::AssertSqlSafe(insert_rows(
+            "INSERT INTO dag_event (dag_id, seq, body, created_at_ms)",
+            events.len(),
+            4,
+        ));
+        let mut rows = sqlx::query(sql);
+        for (e, body) in events.iter().zip(bodies) {
+            rows = rows.bind(dag_id).bind(e.seq).bind(body).bind(now);
+        }
+        rows.execute(&mut *tx).await?;
+        self.announce(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(events)
     }
 
     async fn get(&self, dag_id: i64) -> Result<Option<Dag>> {
@@ -390,22 +470,14 @@ fn run_op(dag: &mut Dag, op: DagOp, now: i64) -> Outcome {
             owner,
             outcome,
         } => applied(dag.finish(task_id, &owner, outcome, now)),
+        DagOp::Checkpoint {
+            task_id,
+            owner,
+            output,
+        } => applied(dag.checkpoint(task_id, &owner, output)),
         DagOp::Recover { task_id } => {
             dag.recover(task_id, now);
             applied(true)
-        }
-        DagOp::Log {
-            task_id,
-            owner,
-            line,
-        } => {
-            let mine = dag.task(task_id).is_some_and(|t| {
-                t.state == State::Running && t.lease_owner.as_deref() == Some(owner.as_str())
-            });
-            if mine {
-                dag.log(task_id, line);
-            }
-            applied(mine)
         }
         DagOp::Operate(op) => match op {
             Operator::Retry => refused(dag.retry(now)),
@@ -443,7 +515,9 @@ async fn write_changes(
             Change::Node { node, .. } => {
                 nodes.insert(*node);
             }
-            Change::Task { node, task, .. } | Change::Lease { node, task } => {
+            Change::Task { node, task, .. }
+            | Change::Lease { node, task }
+            | Change::Output { node, task } => {
                 tasks.insert((*node, *task));
             }
             Change::Log {
@@ -499,7 +573,7 @@ async fn write_changes(
         let task = &dag.nodes[n].tasks[t];
         sqlx::query(
             "UPDATE sub_task SET state = $1, operator = $2, execute_times = $3, lease_owner = $4, \
-             lease_until_ms = $5, resume = $6, start_ms = $7, end_ms = $8 WHERE id = $9",
+             lease_until_ms = $5, resume = $6, start_ms = $7, end_ms = $8, output = $9 WHERE id = $10",
         )
         .bind(task.state.as_str())
         .bind(task.operator.as_str())
@@ -509,6 +583,7 @@ async fn write_changes(
         .bind(i64::from(task.resume))
         .bind(task.start_ms)
         .bind(task.end_ms)
+        .bind(task.output.as_ref().map(to_json).transpose()?)
         .bind(task.id)
         .execute(&mut **tx)
         .await?;
@@ -555,7 +630,7 @@ async fn load(tx: &mut Transaction<'_, Any>, dag_id: i64) -> Result<Option<Dag>>
         operator: operator(&row)?,
         stage: row.try_get::<i64, _>("stage")? as i32,
         finished: row.try_get::<i64, _>("finished")? != 0,
-        params: row.try_get("params")?,
+        params: from_json(&row, "params", "DAG")?,
         last_seq: row.try_get("last_seq")?,
         start_ms: row.try_get("start_ms")?,
         end_ms: row.try_get("end_ms")?,
@@ -572,7 +647,7 @@ async fn load(tx: &mut Transaction<'_, Any>, dag_id: i64) -> Result<Option<Dag>>
             name: r.try_get("name")?,
             kind: kind(&r)?,
             parallel: r.try_get::<i64, _>("parallel")? != 0,
-            params: r.try_get("params")?,
+            params: from_json(&r, "params", "node")?,
             state: state(&r)?,
             operator: operator(&r)?,
             start_ms: r.try_get("start_ms")?,
@@ -601,6 +676,14 @@ async fn load(tx: &mut Transaction<'_, Any>, dag_id: i64) -> Result<Option<Dag>>
             resume: r.try_get::<i64, _>("resume")? != 0,
             start_ms: r.try_get("start_ms")?,
             end_ms: r.try_get("end_ms")?,
+            output: r
+                .try_get::<Option<String>, _>("output")?
+                .map(|j| {
+                    serde_json::from_str(&j).map_err(|e| {
+                        Error::Internal(format!("stored output of sub-task is invalid: {e}"))
+                    })
+                })
+                .transpose()?,
         };
         let node = dag
             .nodes
@@ -610,6 +693,38 @@ async fn load(tx: &mut Transaction<'_, Any>, dag_id: i64) -> Result<Option<Dag>>
         node.tasks.push(task);
     }
     Ok(Some(dag))
+}
+
+/// `<head> VALUES ($1, $2), ($3, $4)...` for `rows` rows of `columns`
+/// placeholders each, numbered as both backends take them (sqlx's
+/// `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL refuses).
+fn insert_rows(head: &str, rows: usize, columns: usize) -> String {
+    let mut sql = format!("{head} VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * columns + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// A JSON column of `what` (a DAG's or node's params), parsed once here.
+fn from_json<T: serde::de::DeserializeOwned>(r: &AnyRow, column: &str, what: &str) -> Result<T> {
+    let text: String = r.try_get(column)?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::Internal(format!("stored {what} {column} are invalid: {e}")))
 }
 
 fn state(r: &AnyRow) -> Result<State> {

@@ -1,6 +1,7 @@
 //! The transition rules, driven without storage or an engine.
 
 use super::*;
+use crate::domain::params::DagParams;
 use crate::domain::template::{DagSpec, NodeSpec, Script, TaskKind};
 
 const ENGINE: &str = "engine-a";
@@ -26,7 +27,7 @@ fn dag(kinds: &[(TaskKind, bool)], maintenance: bool) -> Dag {
             })
             .collect(),
     };
-    let mut d = Dag::from_spec("c1", &spec, "{}".into());
+    let mut d = Dag::from_spec("c1", &spec, DagParams::empty());
     let mut id = 1;
     for node in &mut d.nodes {
         node.id = id;
@@ -54,7 +55,7 @@ fn run_ready(d: &mut Dag, outcome: impl Fn(&SubTask) -> Result<(), String>) {
     for id in ready(d) {
         assert!(d.claim(id, ENGINE, 1000, 1));
         let r = outcome(d.task(id).unwrap());
-        assert!(d.finish(id, ENGINE, r, 2));
+        assert!(d.finish(id, ENGINE, r.map(|()| None), 2));
     }
 }
 
@@ -93,7 +94,7 @@ fn a_failure_fails_the_dag_after_the_others_finish() {
     }
     d.finish(ids[0], ENGINE, Err("disk full".into()), 2);
     assert_eq!(d.state, State::Running, "the other agent is still running");
-    d.finish(ids[1], ENGINE, Ok(()), 3);
+    d.finish(ids[1], ENGINE, Ok(None), 3);
     assert_eq!(d.state, State::Failed);
     assert!(!d.finished, "a failed maintenance DAG stays unfinished");
     assert!(
@@ -226,7 +227,7 @@ fn cancel_fails_active_tasks_and_the_dag() {
     assert_eq!((d.state, d.operator), (State::Failed, Operator::Cancel));
     assert!(d.finished, "a failed non-maintenance DAG is finished");
     // The interrupted execution reporting back later changes nothing.
-    assert!(!d.finish(ids[0], ENGINE, Ok(()), 3));
+    assert!(!d.finish(ids[0], ENGINE, Ok(None), 3));
     assert_eq!(
         d.cancel(4).unwrap_err().code,
         "Task.Dag.Operator.CancelFinishedDag"
@@ -271,7 +272,7 @@ fn leases_decide_who_may_finish_and_crashes_resume_or_fail() {
         "a running task cannot be claimed twice"
     );
     assert!(
-        !d.finish(ids[0], "engine-b", Ok(()), 2),
+        !d.finish(ids[0], "engine-b", Ok(None), 2),
         "only the lease owner reports"
     );
     // The owner died: the task can resume (CreateUpgradeDir can continue).
@@ -279,7 +280,7 @@ fn leases_decide_who_may_finish_and_crashes_resume_or_fail() {
     let t = d.task(ids[0]).unwrap();
     assert_eq!((t.state, t.resume), (State::Ready, true));
     assert!(d.claim(ids[0], "engine-b", 2000, 4));
-    assert!(d.finish(ids[0], "engine-b", Ok(()), 5));
+    assert!(d.finish(ids[0], "engine-b", Ok(None), 5));
 
     // The pre script cannot continue: interrupted means failed.
     let mut d = dag(&[(TaskKind::ExecuteScript(Script::Pre), false)], true);

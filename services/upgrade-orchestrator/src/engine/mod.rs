@@ -8,8 +8,9 @@
 //! failed otherwise. Because claims go through the DAG's row lock, two
 //! engines on one database never run the same sub-task twice.
 
+mod log;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,12 +19,14 @@ use tokio::task::AbortHandle;
 
 use crate::cluster::Cluster;
 use crate::domain::dag::Dag;
+use crate::domain::output::TaskOutput;
 use crate::domain::state::State;
 use crate::events::EventHub;
 use crate::packages::PackageSource;
 use crate::storage::{Applied, DagOp, DagRepository, EventBody, Outcome};
-use crate::tasks::{self, DagParams, NodeParams, TaskContext, TaskLog};
+use crate::tasks::{self, TaskContext, TaskIo};
 use crate::{Error, Result};
+use log::{LogSender, LogWriter};
 
 /// How soon a claim that was skipped (its DAG busy in another transaction)
 /// is tried again.
@@ -63,8 +66,6 @@ pub struct EngineConfig {
     /// Per sub-task execution (obshell: 3600 s).
     pub task_timeout: Duration,
     pub failures: Vec<FailureRule>,
-    /// Where tasks keep per-DAG state (saved parameters).
-    pub state_dir: PathBuf,
 }
 
 impl Default for EngineConfig {
@@ -75,7 +76,6 @@ impl Default for EngineConfig {
             concurrency: 64,
             task_timeout: Duration::from_secs(3600),
             failures: Vec::new(),
-            state_dir: PathBuf::from("obup-data/orchestrator"),
         }
     }
 }
@@ -177,9 +177,15 @@ impl Engine {
     /// READY is claimed here too.
     pub fn publish_events(&self, events: &[crate::storage::Event]) {
         self.inner.hub.publish(events);
-        let readied = events
-            .iter()
-            .any(|e| matches!(&e.body, EventBody::SubTask { state, .. } if state == State::Ready.as_str()));
+        let readied = events.iter().any(|e| {
+            matches!(
+                &e.body,
+                EventBody::SubTask {
+                    state: State::Ready,
+                    ..
+                }
+            )
+        });
         if readied {
             self.inner.wake.notify_one();
         }
@@ -312,27 +318,25 @@ impl Engine {
     fn start(&self, dag: &Dag, task_id: i64) -> Result<()> {
         let (n, t) = dag.find_task(task_id).ok_or(Error::TaskNotFound(task_id))?;
         let (node, task) = (&dag.nodes[n], &dag.nodes[n].tasks[t]);
-        let params: DagParams = serde_json::from_str(&dag.params)
-            .map_err(|e| Error::Internal(format!("DAG {} has invalid params: {e}", dag.id)))?;
-        let node_params: NodeParams = serde_json::from_str(&node.params)
-            .map_err(|e| Error::Internal(format!("node {} has invalid params: {e}", node.id)))?;
+        let (lines, writer) = LogWriter::start(self.clone(), dag.id, task_id);
         let ctx = TaskContext {
             kind: task.kind,
             dag_id: dag.id,
             task_id,
-            params,
-            node: node_params,
+            params: dag.params.clone(),
+            node: node.params.clone(),
+            dag: Arc::new(dag.clone()),
             agent: task.agent.clone(),
             operator: task.operator,
             resume: task.resume,
             cluster: self.inner.cluster.clone(),
             packages: self.inner.packages.clone(),
-            log: Arc::new(EngineLog {
+            log: Arc::new(EngineIo {
                 engine: self.clone(),
                 dag_id: dag.id,
                 task_id,
+                lines,
             }),
-            state_dir: self.inner.config.state_dir.clone(),
         };
         let injected = self.injected_failure(&task.name, task.operator);
         let engine = self.clone();
@@ -344,6 +348,9 @@ impl Engine {
             .expect("the running map is never poisoned");
         let handle = tokio::spawn(async move {
             let outcome = engine.execute(&ctx, injected).await;
+            // Every line the execution printed is stored before its end.
+            drop(ctx);
+            writer.finish().await;
             let op = DagOp::Finish {
                 task_id,
                 owner: engine.inner.config.owner.clone(),
@@ -390,7 +397,7 @@ impl Engine {
         &self,
         ctx: &TaskContext,
         injected: Option<String>,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<Option<TaskOutput>, String> {
         if let Some(e) = injected {
             ctx.log.line(e.clone()).await;
             return Err(e);
@@ -413,7 +420,7 @@ impl Engine {
         let work = tokio::time::timeout(self.inner.config.task_timeout, tasks::run(ctx));
         tokio::select! {
             r = work => match r {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(output)) => Ok(output),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err("sub task timeout".into()),
             },
@@ -452,24 +459,62 @@ impl Engine {
     }
 }
 
-/// Writes a sub-task's log lines as DAG events.
-struct EngineLog {
+/// A running sub-task's reports: lines through its log writer, progress
+/// straight into its DAG.
+struct EngineIo {
     engine: Engine,
     dag_id: i64,
     task_id: i64,
+    lines: LogSender,
 }
 
 #[async_trait::async_trait]
-impl TaskLog for EngineLog {
+impl TaskIo for EngineIo {
     async fn line(&self, line: String) {
         tracing::debug!(dag = self.dag_id, task = self.task_id, "{line}");
-        let op = DagOp::Log {
+        self.lines.send(line).await;
+    }
+
+    async fn checkpoint(&self, output: TaskOutput) -> Result<()> {
+        let op = DagOp::Checkpoint {
             task_id: self.task_id,
             owner: self.engine.inner.config.owner.clone(),
-            line,
+            output,
         };
-        if let Err(e) = self.engine.apply(self.dag_id, op).await {
-            tracing::warn!(error = %e, "writing a task log line failed");
+        match self.engine.apply(self.dag_id, op).await?.outcome {
+            Outcome::Applied { .. } => Ok(()),
+            Outcome::Skipped | Outcome::Refused(_) => Err(Error::Internal(format!(
+                "sub-task {} is no longer this engine's: progress not recorded",
+                self.task_id
+            ))),
+        }
+    }
+}
+
+impl Engine {
+    /// Stores a batch of a running sub-task's log lines and publishes their
+    /// events. Lines of an execution this engine no longer holds are
+    /// dropped, as obshell drops logs of a stale execution.
+    async fn write_logs(&self, dag_id: i64, task_id: i64, lines: Vec<String>) {
+        let owner = &self.inner.config.owner;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self
+                .inner
+                .repo
+                .append_logs(dag_id, task_id, owner, &lines, now_ms())
+                .await
+            {
+                Ok(events) => return self.inner.hub.publish(&events),
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(dag = dag_id, error = %e, "cannot store log lines yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    return tracing::warn!(dag = dag_id, error = %e, "storing log lines failed");
+                }
+            }
         }
     }
 }
