@@ -40,11 +40,17 @@ pub async fn show(server: &str, id: i64, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn list(server: &str, filter: pb::DagFilter, json: bool) -> anyhow::Result<()> {
+pub async fn list(
+    server: &str,
+    filter: pb::DagFilter,
+    cluster: &str,
+    json: bool,
+) -> anyhow::Result<()> {
     let dags = client::orchestrator(server)
         .await?
         .list_dags(pb::ListDagsRequest {
             filter: filter as i32,
+            cluster: cluster.to_owned(),
         })
         .await
         .map_err(describe)?

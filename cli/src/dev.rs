@@ -12,7 +12,6 @@ use obup_package_store::{Config, PackageStore};
 use obup_upgrade_orchestrator::cluster::SimConfig;
 use obup_upgrade_orchestrator::domain::template::Edition;
 use obup_upgrade_orchestrator::engine::{EngineConfig, FailureRule};
-use obup_upgrade_orchestrator::packages::GrpcPackages;
 use obup_upgrade_orchestrator::startup::{self, Running};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -150,21 +149,17 @@ impl Dev {
         let data_dir = args.data_dir.canonicalize()?;
         // The orchestrator reaches the package store through its public
         // API, even in one process: the same path as when they are apart.
-        let packages = Arc::new(GrpcPackages::lazy(&format!("http://{addr}"))?);
-        let engine = EngineConfig {
+        let mut orchestrator_config =
+            obup_upgrade_orchestrator::Config::embedded(&data_dir, &format!("http://{addr}"))?;
+        orchestrator_config.engine = EngineConfig {
             owner: "obup-dev".into(),
             failures: args.sim_fail.clone(),
             ..EngineConfig::default()
         };
         let (stop, stopped) = watch::channel(false);
-        let database = format!(
-            "sqlite://{}?mode=rwc",
-            data_dir.join("orchestrator.db").display()
-        );
-        let orchestrator =
-            startup::start_simulated(&database, &data_dir, &args.sim(), packages, engine, stopped)
-                .await
-                .context("starting the orchestrator")?;
+        let orchestrator = startup::start(&orchestrator_config, &args.sim(), stopped)
+            .await
+            .context("starting the orchestrator")?;
         let passwords = obup_gateway::security::Passwords {
             root: args.root_password.clone(),
             agent: args.agent_password.clone(),

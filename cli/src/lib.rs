@@ -5,10 +5,12 @@
 //! - `dev`: `obup dev`, every service in one process on embedded storage;
 //!   `demo`: its `--demo` packages.
 //! - `upload`, `packages`: the package store's commands.
-//! - `upgrade`, `dag`: the orchestrator's commands; `watch`: the live view.
+//! - `upgrade`, `dag`, `cluster`: the orchestrator's commands; `watch`: the
+//!   live view.
 //! - `health`: a gRPC health probe. `client`: connections and errors.
 
 mod client;
+mod cluster;
 mod dag;
 mod demo;
 pub mod dev;
@@ -85,6 +87,9 @@ pub enum Command {
     /// Shows, watches and operates on DAGs (upgrades and checks).
     #[command(subcommand)]
     Dag(DagCommand),
+    /// Registers, lists, shows and removes clusters.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Checks that a server answers gRPC health checks; exits non-zero if
     /// not. For container health checks and scripts.
     ///
@@ -141,6 +146,28 @@ pub enum UpgradeCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Registers a cluster: its SQL endpoints, sys user and password, and
+    /// its hosts' agents. The cluster is asked for its topology first.
+    ///
+    /// Example: obup cluster add prod --sql 10.0.0.1:2881 --password-file pw.txt --agent 10.0.0.1:2886 --agent 10.0.0.2:2886
+    Add(cluster::AddArgs),
+    /// Lists registered clusters. Example: obup cluster ls
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows a cluster with its live topology. Example: obup cluster show prod
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Removes a registration (its finished DAGs are kept). Example: obup cluster rm prod
+    Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DagCommand {
     /// Shows a DAG with its stages and sub-tasks. Example: obup dag show 1
     Show {
@@ -159,6 +186,9 @@ pub enum DagCommand {
         /// The latest maintenance (upgrade) DAG.
         #[arg(long)]
         maintenance: bool,
+        /// Only this cluster's DAGs.
+        #[arg(long, default_value = "")]
+        cluster: String,
         #[arg(long)]
         json: bool,
     },
@@ -206,6 +236,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Dag(DagCommand::Ls {
                 unfinished,
                 maintenance,
+                cluster,
                 json,
             }) => {
                 let filter = match (unfinished, maintenance) {
@@ -213,12 +244,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     (_, true) => DagFilter::Maintenance,
                     _ => DagFilter::All,
                 };
-                dag::list(server, filter, json).await
+                dag::list(server, filter, &cluster, json).await
             }
             Command::Dag(DagCommand::Retry { id }) => dag::operate(server, id, "RETRY").await,
             Command::Dag(DagCommand::Rollback { id }) => dag::operate(server, id, "ROLLBACK").await,
             Command::Dag(DagCommand::Cancel { id }) => dag::operate(server, id, "CANCEL").await,
             Command::Dag(DagCommand::Pass { id }) => dag::operate(server, id, "PASS").await,
+            Command::Cluster(ClusterCommand::Add(args)) => cluster::add(server, &args).await,
+            Command::Cluster(ClusterCommand::Ls { json }) => cluster::list(server, json).await,
+            Command::Cluster(ClusterCommand::Show { name, json }) => {
+                cluster::show(server, &name, json).await
+            }
+            Command::Cluster(ClusterCommand::Rm { name }) => cluster::remove(server, &name).await,
             Command::Health { services } => health::run(server, &services).await,
             Command::Completions { shell } => {
                 clap_complete::generate(shell, &mut Cli::command(), "obup", &mut std::io::stdout());

@@ -27,6 +27,9 @@ pub struct Target {
     /// Use these package ids as the target instead of looking them up.
     #[arg(long = "package-id")]
     pub package_ids: Vec<i64>,
+    /// The registered cluster to upgrade (needed when there are several).
+    #[arg(long, default_value = "")]
+    pub cluster: String,
 }
 
 impl Target {
@@ -41,6 +44,7 @@ impl Target {
             upgrade_dir: self.upgrade_dir.clone(),
             freeze_server: self.freeze_server,
             package_ids: self.package_ids.clone(),
+            cluster: self.cluster.clone(),
         }
     }
 }

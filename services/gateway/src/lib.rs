@@ -43,6 +43,9 @@ pub struct AppState {
     pub orchestrator: UpgradeOrchestratorClient<Backend>,
     pub identity: Identity,
     pub started_at_ms: i64,
+    /// The registered cluster this gateway answers for, as an obshell
+    /// answers for its own; empty: the only one registered.
+    pub cluster: String,
 }
 
 /// The agent version the gateway reports (v2 authentication needs an
@@ -100,7 +103,14 @@ impl AppState {
             .max_decoding_message_size(64 << 20),
             identity,
             started_at_ms: chrono::Utc::now().timestamp_millis(),
+            cluster: String::new(),
         })
+    }
+
+    /// Answers for the registered cluster `name` (empty: the only one).
+    pub fn for_cluster(mut self, name: &str) -> Self {
+        self.cluster = name.to_owned();
+        self
     }
 }
 

@@ -7,6 +7,8 @@
 //! - `OBUP_DATA_DIR` (default `./obup-data`): where the RSA key is kept
 //! - `OBUP_ROOT_PASSWORD` (default empty), `OBUP_AGENT_PASSWORD` (unset)
 //! - `OBUP_RSA_BITS` (1024 or 2048, default 1024; used when the key is made)
+//! - `OBUP_GATEWAY_CLUSTER`: the registered cluster it answers for (default:
+//!   the only one registered), as an obshell answers for its own
 
 use std::io::Write;
 use std::sync::Arc;
@@ -39,7 +41,8 @@ async fn main() -> anyhow::Result<()> {
         addr,
         &env("OBUP_PACKAGE_STORE_URL").unwrap_or_else(|| "http://127.0.0.1:2886".into()),
         &env("OBUP_ORCHESTRATOR_URL").unwrap_or_else(|| "http://127.0.0.1:2887".into()),
-    )?;
+    )?
+    .for_cluster(&env("OBUP_GATEWAY_CLUSTER").unwrap_or_default());
     let router = routes::router(Arc::new(state)).fallback(routes::fallback);
     // Scripts wait for this line; a closed stdout must not stop the server.
     let _ = writeln!(std::io::stdout(), "obup-gateway listening on http://{addr}");

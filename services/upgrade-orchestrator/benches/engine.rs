@@ -125,7 +125,7 @@ impl Env {
             failures,
             ..EngineConfig::default()
         };
-        let running = startup::start(repo.clone(), cluster, packages, engine, stopped).await?;
+        let running = startup::start_with(repo.clone(), cluster, packages, engine, stopped).await?;
         Ok(Self {
             orchestrator: running.orchestrator,
             repo,

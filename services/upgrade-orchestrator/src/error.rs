@@ -43,6 +43,42 @@ pub enum Error {
     #[error("Cluster is not under maintenance")]
     NoMaintenanceDag,
 
+    // ---- clusters ----
+    #[error("cluster {0} is not registered")]
+    ClusterNotFound(String),
+    #[error("{0}")]
+    ClusterUnspecified(String),
+    #[error("cluster {cluster} has an unfinished DAG ({dag}); finish, roll back or pass it first")]
+    ClusterBusy { cluster: String, dag: String },
+    #[error("cluster {0} is already registered; register it again with replace to change it")]
+    ClusterExists(String),
+
+    // ---- the cluster ----
+    /// A pre-check of obshell's failed: `code` is obshell's error code.
+    #[error("{message}")]
+    Precheck { code: &'static str, message: String },
+    /// The sys tenant refused a statement.
+    #[error("{endpoint}: {statement} failed: {code} ({state}): {message}")]
+    Sql {
+        endpoint: String,
+        statement: &'static str,
+        code: u16,
+        state: String,
+        message: String,
+    },
+    /// No SQL endpoint of the cluster could be reached.
+    #[error("no SQL endpoint of the cluster answered {statement}: {}", tried.join("; "))]
+    SqlUnreachable {
+        statement: &'static str,
+        tried: Vec<String>,
+    },
+    /// A row of the sys tenant could not be read.
+    #[error("unexpected answer from the sys tenant: {0}")]
+    Decode(#[from] obup_ob_sql::DecodeError),
+    /// A wait on the cluster ran out of rounds.
+    #[error("timed out waiting for {what}; last seen: {last}")]
+    WaitTimedOut { what: String, last: String },
+
     // ---- infrastructure ----
     #[error("the package store failed: {0}")]
     PackageStore(tonic::Status),
@@ -64,6 +100,8 @@ impl Error {
         matches!(
             self,
             Self::PackageStore(_)
+                | Self::SqlUnreachable { .. }
+                | Self::Decode(_)
                 | Self::Database(_)
                 | Self::Db(_)
                 | Self::Cluster(_)

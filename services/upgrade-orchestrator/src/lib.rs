@@ -19,7 +19,10 @@
 //! - [`Orchestrator`]: the operations; `grpc`: the thin gRPC layer.
 
 pub mod cluster;
+pub mod clusters;
+mod config;
 pub mod domain;
+pub mod driver;
 pub mod engine;
 mod error;
 pub mod events;
@@ -32,5 +35,6 @@ pub mod startup;
 pub mod storage;
 pub mod tasks;
 
+pub use config::{Config, SecretKeySource};
 pub use error::{Error, Result};
 pub use service::{Orchestrator, WatchItem};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::cluster::Cluster;
+use crate::clusters::Clusters;
 use crate::domain::dag::{Dag, SubTask};
 use crate::domain::state::Operator;
 use crate::engine::Engine;
@@ -31,6 +32,7 @@ pub struct Orchestrator {
     engine: Engine,
     cluster: Arc<dyn Cluster>,
     packages: Arc<dyn PackageSource>,
+    clusters: Arc<Clusters>,
 }
 
 fn now_ms() -> i64 {
@@ -44,13 +46,20 @@ impl Orchestrator {
         engine: Engine,
         cluster: Arc<dyn Cluster>,
         packages: Arc<dyn PackageSource>,
+        clusters: Arc<Clusters>,
     ) -> Result<Self> {
         engine.repo().ensure_cluster(cluster.id()).await?;
         Ok(Self {
             engine,
             cluster,
             packages,
+            clusters,
         })
+    }
+
+    /// The registered clusters.
+    pub fn clusters(&self) -> &Clusters {
+        &self.clusters
     }
 
     pub fn engine(&self) -> &Engine {
@@ -102,8 +111,10 @@ impl Orchestrator {
             .ok_or(Error::DagNotFound(id))
     }
 
-    pub async fn list(&self, filter: DagFilter) -> Result<Vec<Dag>> {
-        let dags = self.engine.repo().list(self.cluster.id(), filter).await?;
+    /// DAGs of the cluster `cluster` (empty: of every cluster).
+    pub async fn list(&self, filter: DagFilter, cluster: &str) -> Result<Vec<Dag>> {
+        let cluster = (!cluster.is_empty()).then_some(cluster);
+        let dags = self.engine.repo().list(cluster, filter).await?;
         if filter == DagFilter::Maintenance && dags.is_empty() {
             return Err(Error::NoMaintenanceDag);
         }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use obup_test_support::TestDb;
+use obup_upgrade_orchestrator::clusters::{ClusterRecord, SslMode};
 use obup_upgrade_orchestrator::domain::dag::Dag;
 use obup_upgrade_orchestrator::domain::params::DagParams;
 use obup_upgrade_orchestrator::domain::state::{Operator, State};
@@ -213,10 +214,10 @@ async fn lifecycle(repo: &dyn DagRepository) {
             |e| matches!(&e.body, EventBody::Log { content, .. } if content == "checker failed")
         )
     );
-    let unfinished = repo.list("c1", DagFilter::Unfinished).await.unwrap();
+    let unfinished = repo.list(Some("c1"), DagFilter::Unfinished).await.unwrap();
     assert!(unfinished.iter().any(|d| d.id == dag.id));
     assert_eq!(
-        repo.list("c1", DagFilter::Maintenance).await.unwrap()[0].id,
+        repo.list(Some("c1"), DagFilter::Maintenance).await.unwrap()[0].id,
         dag.id
     );
 
@@ -334,4 +335,74 @@ async fn sqlite_claims_are_exclusive() {
 async fn postgres_claims_are_exclusive() {
     let (repo, _db) = postgres().await;
     concurrent_claims(repo).await;
+}
+
+async fn registrations(repo: &dyn DagRepository) {
+    let record = ClusterRecord {
+        name: "prod".into(),
+        sql_endpoints: vec!["127.0.1.1:2881".into(), "127.0.1.2:2881".into()],
+        sys_user: "root".into(),
+        password_sealed: "sealed".into(),
+        agents: vec!["127.0.1.1:2886".into()],
+        ssl_mode: SslMode::Disabled,
+        created_at_ms: 10,
+    };
+    repo.save_cluster(&record).await.unwrap();
+    assert_eq!(repo.cluster("prod").await.unwrap(), Some(record.clone()));
+    let changed = ClusterRecord {
+        agents: vec!["127.0.1.1:2886".into(), "127.0.1.2:2886".into()],
+        created_at_ms: 11,
+        ..record.clone()
+    };
+    repo.save_cluster(&changed).await.unwrap();
+    assert_eq!(repo.clusters().await.unwrap(), std::slice::from_ref(&changed));
+
+    // A DAG that is not finished keeps the cluster registered.
+    let mut dag = upgrade_like();
+    dag.cluster_id = "prod".into();
+    repo.create(dag, 12).await.unwrap();
+    assert!(matches!(
+        repo.remove_cluster("prod", 13).await,
+        Err(obup_upgrade_orchestrator::Error::ClusterBusy { .. })
+    ));
+    assert_eq!(repo.clusters().await.unwrap().len(), 1);
+
+    // Removed, it is gone from the list, its DAGs stay; registered again,
+    // it is back with them.
+    repo.save_cluster(&ClusterRecord {
+        name: "lab".into(),
+        ..record.clone()
+    })
+    .await
+    .unwrap();
+    assert!(repo.remove_cluster("lab", 14).await.unwrap());
+    assert!(
+        !repo.remove_cluster("lab", 15).await.unwrap(),
+        "already removed"
+    );
+    assert_eq!(repo.cluster("lab").await.unwrap(), None);
+    assert_eq!(repo.clusters().await.unwrap(), [changed]);
+    assert_eq!(
+        repo.list(Some("prod"), DagFilter::All).await.unwrap().len(),
+        1
+    );
+    assert_eq!(repo.list(None, DagFilter::All).await.unwrap().len(), 1);
+    assert!(
+        repo.list(Some("lab"), DagFilter::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_registrations() {
+    let (repo, _dir) = sqlite().await;
+    registrations(repo.as_ref()).await;
+}
+
+#[tokio::test]
+async fn postgres_registrations() {
+    let (repo, _db) = postgres().await;
+    registrations(repo.as_ref()).await;
 }

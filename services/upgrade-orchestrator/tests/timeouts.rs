@@ -34,7 +34,7 @@ async fn a_slow_sub_task_times_out() {
         ..EngineConfig::default()
     };
     let (_stop, stopped) = watch::channel(false);
-    let running = startup::start(repo.clone(), cluster, packages, engine, stopped)
+    let running = startup::start_with(repo.clone(), cluster, packages, engine, stopped)
         .await
         .unwrap();
     let request = UpgradeRequest {

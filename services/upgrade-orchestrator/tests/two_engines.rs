@@ -42,7 +42,7 @@ async fn the_survivor_finishes_the_dag_of_a_dead_engine() {
         Arc::new(SqlDagRepository::connect(&db.url).await.unwrap());
     let (stop_a, stopped_a) = watch::channel(false);
     let (_stop_b, stopped_b) = watch::channel(false);
-    let a = startup::start(
+    let a = startup::start_with(
         repo_a,
         cluster.clone(),
         packages.clone(),
@@ -51,7 +51,7 @@ async fn the_survivor_finishes_the_dag_of_a_dead_engine() {
     )
     .await
     .unwrap();
-    let b = startup::start(
+    let b = startup::start_with(
         repo_b.clone(),
         cluster.clone(),
         packages.clone(),

@@ -471,7 +471,13 @@ fn orchestrator_rows(o: &UpgradeOrchestratorClient<Channel>) -> Vec<Row> {
         ),
         row(
             "list DAGs: filter 9",
-            call!(list_dags, opb::ListDagsRequest { filter: 9 }),
+            call!(
+                list_dags,
+                opb::ListDagsRequest {
+                    filter: 9,
+                    ..Default::default()
+                }
+            ),
             InvalidArgument,
             "Common.IllegalArgument",
         ),

@@ -145,6 +145,7 @@ impl App {
         self.orchestrator
             .list_dags(opb::ListDagsRequest {
                 filter: opb::DagFilter::All as i32,
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -234,6 +234,7 @@ pub async fn sub_task_logs(
 async fn list_dags(s: &AppState, filter: pb::DagFilter) -> Result<Vec<pb::Dag>, Error> {
     let request = pb::ListDagsRequest {
         filter: filter as i32,
+        cluster: s.cluster.clone(),
     };
     Ok(s.orchestrator
         .clone()

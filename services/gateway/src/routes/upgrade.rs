@@ -37,7 +37,7 @@ fn required(field: &str, v: Option<String>) -> Result<String, Error> {
     })
 }
 
-fn request(p: UpgradeParam, with_mode: bool) -> Result<pb::UpgradeRequest, Error> {
+fn request(p: UpgradeParam, with_mode: bool, cluster: &str) -> Result<pb::UpgradeRequest, Error> {
     let version = required("Version", p.version)?;
     let release = required("Release", p.release)?;
     let mode = if with_mode {
@@ -64,6 +64,7 @@ fn request(p: UpgradeParam, with_mode: bool) -> Result<pb::UpgradeRequest, Error
         upgrade_dir: p.upgrade_dir.unwrap_or_default(),
         freeze_server: p.freeze_server,
         package_ids: Vec::new(),
+        cluster: cluster.to_owned(),
     })
 }
 
@@ -73,7 +74,7 @@ pub async fn upgrade(
     body: Body,
 ) -> Response {
     let result = async {
-        let req = request(decrypted_json(&auth, body).await?, true)?;
+        let req = request(decrypted_json(&auth, body).await?, true, &s.cluster)?;
         let dag = s
             .orchestrator
             .clone()
@@ -92,7 +93,7 @@ pub async fn check(
     body: Body,
 ) -> Response {
     let result = async {
-        let req = request(decrypted_json(&auth, body).await?, false)?;
+        let req = request(decrypted_json(&auth, body).await?, false, &s.cluster)?;
         let dag = s
             .orchestrator
             .clone()

@@ -11,3 +11,6 @@ ALTER TABLE cluster ADD COLUMN password_sealed TEXT NOT NULL DEFAULT '';
 ALTER TABLE cluster ADD COLUMN agents TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE cluster ADD COLUMN ssl_mode TEXT NOT NULL DEFAULT 'preferred';
 ALTER TABLE cluster ADD COLUMN created_at_ms BIGINT NOT NULL DEFAULT 0;
+-- A removed cluster keeps its DAG history; registering the name again
+-- brings it back.
+ALTER TABLE cluster ADD COLUMN removed_at_ms BIGINT NOT NULL DEFAULT 0;

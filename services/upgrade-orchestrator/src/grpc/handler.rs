@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::convert;
+use super::{clusters, convert};
 use crate::{Error, Orchestrator};
 
 /// The tonic service for `orchestrator`.
@@ -73,9 +73,10 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::ListDagsRequest>,
     ) -> Result<Response<pb::ListDagsResponse>, Status> {
+        let req = request.into_inner();
         let dags = self
             .orchestrator
-            .list(convert::filter(request.into_inner().filter)?)
+            .list(convert::filter(req.filter)?, &req.cluster)
             .await?;
         Ok(Response::new(pb::ListDagsResponse {
             dags: dags.iter().map(|d| convert::dag(d, false)).collect(),
@@ -181,4 +182,61 @@ impl UpgradeOrchestrator for Handler {
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+
+    async fn register_cluster(
+        &self,
+        request: Request<pb::RegisterClusterRequest>,
+    ) -> Result<Response<pb::Cluster>, Status> {
+        let (registration, replace) = clusters::registration(request.into_inner())?;
+        let (record, view) = self
+            .orchestrator
+            .clusters()
+            .register(registration, replace, now_ms())
+            .await?;
+        Ok(Response::new(clusters::cluster(&record, Some(Ok(view)))))
+    }
+
+    async fn list_clusters(
+        &self,
+        _request: Request<pb::ListClustersRequest>,
+    ) -> Result<Response<pb::ListClustersResponse>, Status> {
+        let all = self.orchestrator.clusters().list().await?;
+        Ok(Response::new(pb::ListClustersResponse {
+            clusters: all.iter().map(|r| clusters::cluster(r, None)).collect(),
+        }))
+    }
+
+    async fn get_cluster(
+        &self,
+        request: Request<pb::GetClusterRequest>,
+    ) -> Result<Response<pb::Cluster>, Status> {
+        let cluster = self
+            .orchestrator
+            .clusters()
+            .get(&request.into_inner().name)
+            .await?;
+        // An unreachable cluster is still shown, with why it is unreachable.
+        let view = cluster.driver.view().await;
+        Ok(Response::new(clusters::cluster(
+            &cluster.record,
+            Some(view),
+        )))
+    }
+
+    async fn remove_cluster(
+        &self,
+        request: Request<pb::RemoveClusterRequest>,
+    ) -> Result<Response<pb::RemoveClusterResponse>, Status> {
+        self.orchestrator
+            .clusters()
+            .remove(&request.into_inner().name, now_ms())
+            .await?;
+        Ok(Response::new(pb::RemoveClusterResponse {}))
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

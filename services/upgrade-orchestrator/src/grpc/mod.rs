@@ -2,6 +2,7 @@
 //! domain types (`convert`), call the [`Orchestrator`](crate::Orchestrator),
 //! encode, and map errors (`status`).
 
+mod clusters;
 mod convert;
 mod handler;
 mod status;

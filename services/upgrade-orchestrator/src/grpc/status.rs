@@ -55,6 +55,15 @@ fn classify(e: &Error) -> (Code, &'static str) {
             (NotFound, "Task.NotFound")
         }
         Error::NoMaintenanceDag => (NotFound, "Task.NotFound"),
+        Error::ClusterNotFound(_) => (NotFound, "Cluster.NotFound"),
+        Error::ClusterUnspecified(_) => (InvalidArgument, "Cluster.Unspecified"),
+        Error::ClusterBusy { .. } => (FailedPrecondition, "Cluster.Busy"),
+        Error::ClusterExists(_) => (AlreadyExists, "Cluster.AlreadyExists"),
+        Error::Precheck { code, .. } => (FailedPrecondition, code),
+        Error::Sql { .. } => (FailedPrecondition, "OB.Sql.Failed"),
+        Error::SqlUnreachable { .. } => (Unavailable, "OB.Server.Unavailable"),
+        Error::Decode(_) => (Internal, "Common.Unexpected"),
+        Error::WaitTimedOut { .. } => (DeadlineExceeded, "Task.Wait.Timeout"),
         Error::PackageStore(_) => (Unavailable, "Common.Unexpected"),
         Error::Database(_) | Error::Db(_) => (Unavailable, "Common.Unexpected"),
         Error::Cluster(_) | Error::Io(_) | Error::Internal(_) => (Internal, "Common.Unexpected"),

@@ -5,6 +5,7 @@
 //! changed rows and one event per change, commit. State and history can
 //! therefore never disagree, and events are numbered without gaps.
 
+mod clusters;
 mod events;
 pub mod notify;
 mod sql;
@@ -15,6 +16,7 @@ pub use events::{Event, EventBody};
 pub use sql::SqlDagRepository;
 
 use crate::Result;
+use crate::clusters::ClusterRecord;
 use crate::domain::dag::{Dag, Refusal};
 use crate::domain::output::TaskOutput;
 use crate::domain::state::Operator;
@@ -104,6 +106,14 @@ pub struct TaskRef {
 pub trait DagRepository: Send + Sync + std::fmt::Debug + 'static {
     /// Records a cluster if it is new.
     async fn ensure_cluster(&self, cluster_id: &str) -> Result<()>;
+    /// Registers a cluster, or updates its registration.
+    async fn save_cluster(&self, record: &ClusterRecord) -> Result<()>;
+    async fn cluster(&self, name: &str) -> Result<Option<ClusterRecord>>;
+    /// Registered clusters, by name.
+    async fn clusters(&self) -> Result<Vec<ClusterRecord>>;
+    /// Removes a registration (keeping its finished DAGs); refused while a
+    /// DAG of the cluster is unfinished. False if there was none.
+    async fn remove_cluster(&self, name: &str, now: i64) -> Result<bool>;
     /// Inserts a new DAG (taking the cluster's maintenance lock if it is a
     /// maintenance DAG) and starts it.
     async fn create(&self, dag: Dag, now: i64) -> Result<Applied>;
@@ -121,8 +131,8 @@ pub trait DagRepository: Send + Sync + std::fmt::Debug + 'static {
         now: i64,
     ) -> Result<Vec<Event>>;
     async fn get(&self, dag_id: i64) -> Result<Option<Dag>>;
-    /// Newest first.
-    async fn list(&self, cluster_id: &str, filter: DagFilter) -> Result<Vec<Dag>>;
+    /// Newest first; of one cluster, or of all.
+    async fn list(&self, cluster_id: Option<&str>, filter: DagFilter) -> Result<Vec<Dag>>;
     /// READY sub-tasks, oldest first.
     async fn ready_tasks(&self, limit: i64) -> Result<Vec<TaskRef>>;
     /// RUNNING sub-tasks whose lease ended before `now`, or held by `owner`

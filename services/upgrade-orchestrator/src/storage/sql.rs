@@ -12,6 +12,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::notify::{Announcement, CHANNEL};
 use super::{Applied, DagFilter, DagOp, DagRepository, Event, EventBody, LogRow, Outcome, TaskRef};
+use crate::clusters::ClusterRecord;
 use crate::domain::dag::{Change, Dag, Node, SubTask};
 use crate::domain::state::{Operator, State};
 use crate::domain::template::TaskKind;
@@ -102,6 +103,22 @@ impl DagRepository for SqlDagRepository {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn save_cluster(&self, record: &ClusterRecord) -> Result<()> {
+        super::clusters::save(&self.pool, record).await
+    }
+
+    async fn cluster(&self, name: &str) -> Result<Option<ClusterRecord>> {
+        super::clusters::load(&self.pool, name).await
+    }
+
+    async fn clusters(&self) -> Result<Vec<ClusterRecord>> {
+        super::clusters::list(&self.pool).await
+    }
+
+    async fn remove_cluster(&self, name: &str, now: i64) -> Result<bool> {
+        super::clusters::remove(&self.pool, name, now).await
     }
 
     async fn create(&self, mut dag: Dag, now: i64) -> Result<Applied> {
@@ -324,14 +341,18 @@ impl DagRepository for SqlDagRepository {
         Ok(dag)
     }
 
-    async fn list(&self, cluster_id: &str, filter: DagFilter) -> Result<Vec<Dag>> {
+    async fn list(&self, cluster_id: Option<&str>, filter: DagFilter) -> Result<Vec<Dag>> {
+        // `$1 IS NULL` selects every cluster.
         let sql: &'static str = match filter {
-            DagFilter::All => "SELECT id FROM dag WHERE cluster_id = $1 ORDER BY id DESC",
+            DagFilter::All => {
+                "SELECT id FROM dag WHERE ($1 IS NULL OR cluster_id = $1) ORDER BY id DESC"
+            }
             DagFilter::Unfinished => {
-                "SELECT id FROM dag WHERE cluster_id = $1 AND finished = 0 ORDER BY id DESC"
+                "SELECT id FROM dag WHERE ($1 IS NULL OR cluster_id = $1) AND finished = 0 ORDER BY id DESC"
             }
             DagFilter::Maintenance => {
-                "SELECT id FROM dag WHERE cluster_id = $1 AND maintenance = 1 ORDER BY id DESC LIMIT 1"
+                "SELECT id FROM dag WHERE ($1 IS NULL OR cluster_id = $1) AND maintenance = 1 \
+                 ORDER BY id DESC LIMIT 1"
             }
         };
         let ids: Vec<i64> = sqlx::query_scalar(sql)

@@ -1,0 +1,146 @@
+use super::*;
+use obup_ob_sql::Row;
+
+fn server(
+    ip: &str,
+    status: &str,
+    start: Option<&str>,
+    stop: Option<&str>,
+    build: &str,
+) -> ServerRow {
+    let cols = [
+        "SVR_IP",
+        "SVR_PORT",
+        "SQL_PORT",
+        "ZONE",
+        "ID",
+        "STATUS",
+        "WITH_ROOTSERVER",
+        "START_SERVICE_TIME",
+        "STOP_TIME",
+        "BUILD_VERSION",
+    ];
+    let vals = [
+        Some(ip),
+        Some("2882"),
+        Some("2881"),
+        Some("zone1"),
+        Some("1"),
+        Some(status),
+        Some("NO"),
+        start,
+        stop,
+        Some(build),
+    ];
+    ServerRow::from_row(&Row::new(
+        cols.iter().map(|c| c.to_string()).collect(),
+        vals.iter().map(|v| v.map(str::to_owned)).collect(),
+    ))
+    .unwrap()
+}
+
+const OLD: &str =
+    "4.2.1.0_100000102023092807-7b0f43693565654bb1d7343f728bba7a1e3c4b35(Sep 28 2023 07:09:06)";
+const NEW: &str = "4.3.5.0_100000202024123117-aaaa(Dec 31 2024 17:00:00)";
+
+fn before(at: &str) -> BeforeRestart {
+    BeforeRestart {
+        server: "127.0.1.1:2882".into(),
+        start_service_time: Some(NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S").unwrap()),
+    }
+}
+
+/// The restart race of real-driver.md §1.4: right after the kill, the view
+/// still shows the old process ACTIVE and serving. obshell's predicate
+/// passes there; obup's waits for the new build and a later service start.
+#[test]
+fn the_restart_race_passes_obshells_check_but_not_obups() {
+    let target = "4.3.5.0-100000202024123117";
+    let stale = [server(
+        "127.0.1.1",
+        "ACTIVE",
+        Some("2026-11-26 10:00:00"),
+        None,
+        OLD,
+    )];
+    assert!(
+        servers_serving(&stale).is_ok(),
+        "obshell's check passes too early"
+    );
+    let e = servers_back(&stale, &[before("2026-11-26 10:00:00")], target).unwrap_err();
+    assert!(
+        e.contains("still reports 4.2.1.0-100000102023092807"),
+        "{e}"
+    );
+
+    let starting = [server("127.0.1.1", "ACTIVE", None, None, NEW)];
+    assert!(servers_back(&starting, &[before("2026-11-26 10:00:00")], target).is_err());
+
+    let same_start = [server(
+        "127.0.1.1",
+        "ACTIVE",
+        Some("2026-11-26 10:00:00"),
+        None,
+        NEW,
+    )];
+    let e = servers_back(&same_start, &[before("2026-11-26 10:00:00")], target).unwrap_err();
+    assert!(e.contains("before the restart"), "{e}");
+
+    let back = [server(
+        "127.0.1.1",
+        "ACTIVE",
+        Some("2026-11-26 10:05:00"),
+        None,
+        NEW,
+    )];
+    assert_eq!(
+        servers_back(&back, &[before("2026-11-26 10:00:00")], target),
+        Ok(())
+    );
+}
+
+#[test]
+fn every_server_must_serve() {
+    let down = [
+        server(
+            "127.0.1.1",
+            "ACTIVE",
+            Some("2026-11-26 10:05:00"),
+            None,
+            NEW,
+        ),
+        server(
+            "127.0.1.2",
+            "INACTIVE",
+            Some("2026-11-26 10:00:00"),
+            None,
+            OLD,
+        ),
+    ];
+    assert!(servers_serving(&down).unwrap_err().contains("127.0.1.2"));
+    let stopped = [server(
+        "127.0.1.2",
+        "ACTIVE",
+        Some("2026-11-26 10:00:00"),
+        Some("2026-11-26 10:01:00"),
+        OLD,
+    )];
+    assert!(servers_serving(&stopped).is_err());
+}
+
+#[test]
+fn zones_logs_and_freezes() {
+    let zones = vec![ZoneRow {
+        zone: "zone1".into(),
+        status: ZoneStatus::Inactive,
+        region: String::new(),
+        idc: String::new(),
+    }];
+    assert!(zone_is(&zones, "zone1", &ZoneStatus::Inactive).is_ok());
+    assert!(zone_is(&zones, "zone1", &ZoneStatus::Active).is_err());
+    assert!(zone_is(&zones, "zone9", &ZoneStatus::Active).is_err());
+    assert!(logs_in_sync(&0).is_ok() && logs_in_sync(&2).is_err());
+    let base = HashMap::from([("a".to_owned(), 10u64), ("b".to_owned(), 0)]);
+    assert!(freeze_done(&base, &HashMap::from([("a".to_owned(), 10)])).is_err());
+    assert!(freeze_done(&base, &HashMap::from([("a".to_owned(), 11)])).is_ok());
+}
