@@ -6,6 +6,7 @@ use std::path::PathBuf;
 const PROTOS: &[&str] = &[
     "obup/packagestore/v1/package_store.proto",
     "obup/orchestrator/v1/orchestrator.proto",
+    "obup/agent/v1/agent.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -4,6 +4,7 @@
 //! Services are mounted on an axum router rather than tonic's own server so
 //! that REST routes can share the same listener.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -108,6 +109,10 @@ const CONNECTION_WINDOW: u32 = 16 << 20;
 /// How long in-flight requests get to finish after shutdown starts.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// How long a client gets to complete its TLS handshake: a peer that opens
+/// a connection and says nothing must not hold a task forever.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
 /// Serves `router` on `listener` until `shutdown` resolves, then lets
 /// in-flight requests finish (up to ten seconds). HTTP/1 (REST) and h2c
 /// (gRPC) share the port.
@@ -116,11 +121,25 @@ pub async fn serve(
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_tls(listener, router, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given: every connection must complete
+/// a handshake with that config first (with client certificates, when the
+/// config requires them: see [`crate::tls::server_config`]). A failed
+/// handshake closes that connection only.
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let mut builder = ConnBuilder::new(TokioExecutor::new());
     builder
         .http2()
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW);
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -141,12 +160,35 @@ pub async fn serve(
             tracing::debug!(error = %e, %peer, "cannot set TCP_NODELAY");
         }
         let service = TowerToHyperService::new(router.clone());
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let acceptor = acceptor.clone();
+        // The handshake runs in the connection's own task, so that a slow
+        // or silent peer never holds up the accept loop.
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let result = match acceptor {
+                None => {
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::info!(error = %e, %peer, "TLS handshake refused");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::info!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
         });

@@ -7,9 +7,11 @@
 //! - `grpc`: serving gRPC services with health and reflection on one router.
 //! - `status`: stable error codes carried on `tonic::Status`.
 //! - `shutdown`: the process shutdown signal.
+//! - `tls`: mutual TLS configs from PEM files, and a development PKI.
 
 pub mod db;
 pub mod grpc;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
+pub mod tls;

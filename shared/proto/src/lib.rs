@@ -18,6 +18,11 @@ mod generated {
             tonic::include_proto!("obup.orchestrator.v1");
         }
     }
+    pub mod agent {
+        pub mod v1 {
+            tonic::include_proto!("obup.agent.v1");
+        }
+    }
 }
 
 /// The generated messages, clients and servers.
