@@ -11,7 +11,12 @@
 /// A column type as the MySQL protocol reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SqlType {
-    /// `BIGINT` (counts, ports, ids).
+    /// `INT` (`MYSQL_TYPE_LONG`): what OceanBase answers for a boolean
+    /// expression such as `version() REGEXP '...'` or `count(1)=1` (seen on
+    /// the PyPI kernel, real-driver.md §0.1).
+    Int,
+    /// `BIGINT` (counts, ports, ids). `count(*)` and `count(1)` are BIGINT,
+    /// signed and nullable, on the PyPI kernel.
     BigInt,
     /// `BIGINT UNSIGNED` (SCNs).
     BigIntUnsigned,
@@ -21,8 +26,14 @@ pub enum SqlType {
     Varchar,
     /// `LONGTEXT` (long values).
     LongText,
-    /// `DATETIME(6)`/`TIMESTAMP(6)` in the `DBA_` views.
+    /// `DATETIME(6)`: `UTC_TIMESTAMP(6)`, `CURRENT_TIMESTAMP(6)`.
     DateTime,
+    /// `TIMESTAMP(6)`: the times of the `DBA_` views. `DBA_OB_SERVERS`
+    /// defines `START_SERVICE_TIME` as `usec_to_time(start_service_time)`
+    /// (OceanBase's inner-table schema), and `usec_to_time` is a TIMESTAMP
+    /// shown in the session's `time_zone` (`+08:00` by default) on the PyPI
+    /// kernel.
+    Timestamp,
 }
 
 /// One column of a result.
@@ -61,8 +72,9 @@ pub struct Shape {
 
 use SqlType::*;
 
-const COUNT: &[Column] = &[col("count(*)", BigInt)];
-const COUNT1: &[Column] = &[col("count(1)", BigInt)];
+// `count(*)` is a nullable BIGINT on the PyPI kernel (no NOT_NULL flag).
+const COUNT: &[Column] = &[null("count(*)", BigInt)];
+const COUNT1: &[Column] = &[null("count(1)", BigInt)];
 
 /// The driver's statements (see `statements.rs`).
 pub const DRIVER: &[Shape] = &[
@@ -79,7 +91,7 @@ pub const DRIVER: &[Shape] = &[
     Shape {
         id: "license_count",
         example: "SELECT COUNT(*) FROM oceanbase.DBA_OB_LICENSE",
-        columns: &[col("COUNT(*)", BigInt)],
+        columns: &[null("COUNT(*)", BigInt)],
     },
     Shape {
         id: "zones",
@@ -103,8 +115,8 @@ pub const DRIVER: &[Shape] = &[
             col("ID", BigInt),
             col("STATUS", Varchar),
             col("WITH_ROOTSERVER", Varchar),
-            null("START_SERVICE_TIME", DateTime),
-            null("STOP_TIME", DateTime),
+            null("START_SERVICE_TIME", Timestamp),
+            null("STOP_TIME", Timestamp),
             col("BUILD_VERSION", Varchar),
         ],
     },
@@ -125,7 +137,7 @@ pub const DRIVER: &[Shape] = &[
     Shape {
         id: "parameter_values",
         example: "SELECT DISTINCT VALUE FROM oceanbase.GV$OB_PARAMETERS WHERE NAME = 'min_observer_version'",
-        columns: &[col("VALUE", LongText)],
+        columns: &[col("VALUE", Varchar)],
     },
     Shape {
         id: "unrefreshed_schema_tenants",
@@ -170,7 +182,7 @@ pub const DRIVER: &[Shape] = &[
             col("SCOPE", Varchar),
             null("TENANT_ID", BigInt),
             col("NAME", Varchar),
-            col("VALUE", LongText),
+            col("VALUE", Varchar),
         ],
     },
     Shape {
@@ -206,13 +218,27 @@ pub const DRIVER: &[Shape] = &[
     },
 ];
 
-/// Every statement shape obsim answers. The driver's come first; the
-/// upgrade scripts' and clients' session statements follow.
-pub const CATALOGUE: &[&[Shape]] = &[DRIVER];
+mod scripts;
+mod session;
+mod tools;
+
+pub use scripts::SCRIPTS;
+pub use session::SESSION;
+pub use tools::TOOLS;
+
+/// Every statement shape obsim answers. The driver's come first; then the
+/// session statements clients send by themselves, the other statements of
+/// obshell and OBD, and the upgrade scripts'.
+pub const CATALOGUE: &[&[Shape]] = &[DRIVER, SESSION, TOOLS, SCRIPTS];
+
+/// Every shape, in catalogue order.
+pub fn shapes() -> impl Iterator<Item = &'static Shape> {
+    CATALOGUE.iter().flat_map(|s| s.iter())
+}
 
 /// The shape with `id`, if any.
 pub fn shape(id: &str) -> Option<&'static Shape> {
-    CATALOGUE.iter().flat_map(|s| s.iter()).find(|s| s.id == id)
+    shapes().find(|s| s.id == id)
 }
 
 #[cfg(test)]
