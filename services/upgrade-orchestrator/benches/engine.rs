@@ -1,10 +1,12 @@
-//! Engine speed and watch latency.
+//! Engine speed and watch latency, on a simulated cluster reached as a real
+//! one is (obsim's sys tenant over SQL, an agent per host).
 //!
-//! 1. Wall time of a 30-stage CE rolling upgrade DAG on the simulated
-//!    cluster with zero-delay steps (real downloads, unpacking and installs,
-//!    SQLite), median of `OBUP_BENCH_REPS` (default 5) runs. obshell's
+//! 1. Wall time of a 28-stage CE rolling upgrade DAG with a cluster that
+//!    reacts at once: the engine's own overhead plus the real host work
+//!    (downloads, unpacking, installs, observer restarts, the Python upgrade
+//!    scripts). Median of `OBUP_BENCH_REPS` (default 3) runs. obshell's
 //!    scheduler ticks once a second per stage, so its floor for the same DAG
-//!    is 30 s; the ratio is against that floor. Target: <= 1 s.
+//!    is 28 s; the ratio is against that floor.
 //! 2. Delay from a state change's commit to its delivery with
 //!    `OBUP_BENCH_WATCHERS` (default 1000) concurrent WatchDag subscribers
 //!    over gRPC, p50 and p99 over every delivered event. Target: p99 <= 50 ms.
@@ -12,19 +14,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use obup_local_cluster::{LocalCluster, LocalConfig};
 use obup_package_store::PackageStore;
 use obup_proto::pb::orchestrator::v1 as opb;
 use obup_proto::pb::packagestore::v1 as ppb;
 use obup_test_support::bench::{Figure, env_or, report};
 use obup_test_support::{Compression, RpmSpec};
-use obup_upgrade_orchestrator::cluster::{Cluster, SimCluster, SimConfig};
+use obup_upgrade_orchestrator::clusters::{Password, Registration, SslMode};
 use obup_upgrade_orchestrator::domain::template::Mode;
-use obup_upgrade_orchestrator::engine::{EngineConfig, FailureRule};
-use obup_upgrade_orchestrator::packages::{GrpcPackages, PackageSource};
 use obup_upgrade_orchestrator::plan::UpgradeRequest;
 use obup_upgrade_orchestrator::startup;
-use obup_upgrade_orchestrator::storage::{DagRepository, SqlDagRepository};
 use tokio::sync::watch;
+
+/// Stages of a CE rolling upgrade of 3 zones, one hop.
+const STAGES: f64 = 28.0;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -38,40 +41,59 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let reps: usize = env_or("OBUP_BENCH_REPS", 5);
+    let reps: usize = env_or("OBUP_BENCH_REPS", 3);
     let watchers: usize = env_or("OBUP_BENCH_WATCHERS", 1000);
     let dir = tempfile::tempdir()?;
     let store_url = package_store(&dir.path().join("store")).await?;
+    let python = python()?;
 
     let mut walls = Vec::new();
     for rep in 0..reps {
-        let env = Env::new(&dir.path().join(format!("rep{rep}")), &store_url, vec![]).await?;
+        let env = Env::new(
+            &dir.path().join(format!("rep{rep}")),
+            &store_url,
+            &python,
+            vec![],
+        )
+        .await?;
         let started = Instant::now();
         let dag = env.orchestrator.start(&request()).await?;
         env.wait_done(dag.id).await?;
         let wall = started.elapsed().as_secs_f64();
-        eprintln!("  rep {rep}: 30-stage DAG in {wall:.3}s");
+        eprintln!("  rep {rep}: {STAGES}-stage DAG in {wall:.3}s");
         walls.push(wall);
+        env.stop().await?;
     }
     walls.sort_by(f64::total_cmp);
     let wall = walls[walls.len() / 2];
 
-    // The watched DAG fails at its first stage and waits there until every
-    // watcher has its snapshot; a RETRY then runs it to the end.
-    let hold = FailureRule::parse("Check the python environment@1").expect("a valid rule");
-    let env = Env::new(&dir.path().join("watch"), &store_url, vec![hold]).await?;
+    // The watched DAG fails at its first SQL stage ("Backup parameters":
+    // the sys tenant refuses its first statement once) and waits there
+    // until every watcher has its snapshot; a RETRY then runs it to the end.
+    let hold = obup_obsim::FaultSpec {
+        pattern: "parameters".into(),
+        action: obup_obsim::FaultAction::Fail {
+            nth: 1,
+            times: 1,
+            code: 4179,
+            state: "HY000".into(),
+            message: "held for the benchmark".into(),
+        },
+    };
+    let env = Env::new(&dir.path().join("watch"), &store_url, &python, vec![hold]).await?;
     let latencies = watch_latency(&env, watchers).await?;
+    env.stop().await?;
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
 
     let (p50, p99) = (pct(0.5), pct(0.99));
     let events = format!("{} events", latencies.len());
     report(&[
         Figure::new(
-            "30-stage CE rolling DAG, zero-delay steps (median)",
+            "28-stage CE rolling DAG, cluster reacting at once (median)",
             format!("{wall:.3} s"),
         )
-        .baseline("30 s (obshell's 1 s tick)", wall / 30.0)
-        .target("<= 1 s", wall <= 1.0),
+        .baseline("28 s (obshell's 1 s tick)", wall / STAGES)
+        .note("real host work and Python scripts"),
         Figure::new(
             format!("WatchDag delivery delay p50, {watchers} gRPC watchers"),
             format!("{p50} ms"),
@@ -94,13 +116,30 @@ fn request() -> UpgradeRequest {
         upgrade_dir: String::new(),
         freeze_server: false,
         package_ids: vec![],
+        cluster: String::new(),
     }
 }
 
-/// A fresh orchestrator (SQLite, simulated cluster with zero-delay steps).
+/// A Python with mysql-connector-python for the scripts, made once per
+/// target dir.
+fn python() -> anyhow::Result<std::path::PathBuf> {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| {
+            std::env::current_exe().map(|e| {
+                e.ancestors()
+                    .nth(3)
+                    .expect("<target>/<profile>/deps")
+                    .to_owned()
+            })
+        })?;
+    obup_local_cluster::python::mysql_connector(&target.join("obup-venvs/mysql-connector-8.0.33"))
+}
+
+/// A fresh orchestrator (SQLite) and simulated cluster reacting at once.
 struct Env {
     orchestrator: obup_upgrade_orchestrator::Orchestrator,
-    repo: Arc<dyn DagRepository>,
+    cluster: LocalCluster,
     _stop: watch::Sender<bool>,
 }
 
@@ -108,35 +147,53 @@ impl Env {
     async fn new(
         dir: &std::path::Path,
         store_url: &str,
-        failures: Vec<FailureRule>,
+        python: &std::path::Path,
+        faults: Vec<obup_obsim::FaultSpec>,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let packages: Arc<dyn PackageSource> = Arc::new(GrpcPackages::lazy(store_url)?);
-        let sim = SimConfig {
-            step: Duration::ZERO,
-            ..SimConfig::default()
-        };
-        let cluster: Arc<dyn Cluster> = Arc::new(SimCluster::open(&dir.join("sim"), &sim)?);
-        let url = format!("sqlite://{}?mode=rwc", dir.join("dags.db").display());
-        let repo: Arc<dyn DagRepository> = Arc::new(SqlDagRepository::connect(&url).await?);
+        let mut obsim = obup_obsim::Config::for_tests(dir.join("obsim"));
+        obsim.faults = faults;
+        let cluster = LocalCluster::start(LocalConfig {
+            obsim,
+            agents_dir: dir.join("agents"),
+            agent_port: 0,
+            python: Some(python.to_owned()),
+            fetch_bytes_per_sec: 0,
+        })
+        .await?;
+        let mut config = obup_upgrade_orchestrator::Config::embedded(&dir.join("data"), store_url)?;
+        config.engine.owner = "bench".into();
+        config.driver = obup_upgrade_orchestrator::driver::DriverConfig::polling_every(20);
         let (stop, stopped) = watch::channel(false);
-        let engine = EngineConfig {
-            owner: "bench".into(),
-            failures,
-            ..EngineConfig::default()
+        let running = startup::start(&config, stopped).await?;
+        let registration = Registration {
+            name: "bench".into(),
+            sql_endpoints: cluster.sql_endpoints(),
+            sys_user: "root".into(),
+            password: Password::default(),
+            agents: cluster.agents(),
+            ssl_mode: SslMode::Disabled,
         };
-        let running = startup::start_with(repo.clone(), cluster, packages, engine, stopped).await?;
+        running
+            .orchestrator
+            .clusters()
+            .register(registration, true, now_ms())
+            .await?;
         Ok(Self {
             orchestrator: running.orchestrator,
-            repo,
+            cluster,
             _stop: stop,
         })
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        self.cluster.stop().await
     }
 
     async fn wait_done(&self, id: i64) -> anyhow::Result<()> {
         let mut rx = self.orchestrator.watch(id, 0, false).await?;
         while rx.recv().await.is_some() {}
-        let dag = self.repo.get(id).await?.expect("the DAG exists");
+        let dag = self.orchestrator.get(id).await?;
         anyhow::ensure!(
             dag.state.as_str() == "SUCCEED",
             "the DAG ended {}",

@@ -47,9 +47,22 @@ pub struct Config {
     pub engine: EngineConfig,
     pub secret_key: SecretKeySource,
     pub driver: DriverConfig,
-    /// Until clusters are upgraded through agents: where the simulated
-    /// cluster lives.
-    pub data_dir: PathBuf,
+    /// The package store's URL as agents reach it (they pull packages
+    /// themselves); `None`: `package_store_url`.
+    pub agent_store_url: Option<String>,
+    /// Mutual TLS to the agents; `None`: plaintext (loopback only).
+    pub agent_tls: Option<AgentTlsFiles>,
+}
+
+/// PEM files of the orchestrator's side of the agents' mutual TLS.
+#[derive(Debug, Clone)]
+pub struct AgentTlsFiles {
+    /// The CA that signed the agents' certificates.
+    pub ca: PathBuf,
+    /// The orchestrator's client certificate and key (signed by a CA the
+    /// agents trust).
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -67,8 +80,31 @@ impl Config {
             engine: EngineConfig::default(),
             secret_key: SecretKeySource::File(data_dir.join("secret.key")),
             driver: DriverConfig::default(),
-            data_dir,
+            agent_store_url: None,
+            agent_tls: None,
         })
+    }
+
+    pub fn agent_store_url(&self) -> &str {
+        self.agent_store_url
+            .as_deref()
+            .unwrap_or(&self.package_store_url)
+    }
+
+    /// The tonic TLS settings for agents, read from the configured files.
+    pub fn agent_tls(&self) -> Result<Option<tonic::transport::ClientTlsConfig>> {
+        let Some(files) = &self.agent_tls else {
+            return Ok(None);
+        };
+        let tls = |e: obup_kit::tls::TlsError| Error::InvalidArgument {
+            field: "agent TLS",
+            reason: e.to_string(),
+        };
+        let ca = obup_kit::tls::read_pem(&files.ca).map_err(tls)?;
+        let identity = obup_kit::tls::KeyPairPem::read(&files.cert, &files.key).map_err(tls)?;
+        obup_kit::tls::client_config(&ca, Some(&identity), None)
+            .map(Some)
+            .map_err(tls)
     }
 
     /// Reads the environment:
@@ -78,6 +114,13 @@ impl Config {
     /// - `OBUP_SECRET_KEY` (base64 of 32 bytes) or `OBUP_SECRET_KEY_FILE`
     ///   (default `<data dir>/secret.key`, created if missing): the key that
     ///   seals cluster passwords;
+    /// - `OBUP_AGENT_STORE_URL`: the package store as agents reach it
+    ///   (default `OBUP_PACKAGE_STORE_URL`);
+    /// - `OBUP_AGENT_TLS_CA`, `OBUP_AGENT_TLS_CERT`, `OBUP_AGENT_TLS_KEY`:
+    ///   mutual TLS to the agents (all three, or none for plaintext);
+    /// - `OBUP_DRIVER_POLL_MS`: how often waits on a cluster ask (default
+    ///   obshell's: 5 s for zones and restarts, 10 s for freezes); the limits
+    ///   stay obshell's;
     /// - `OBUP_ENGINE_ID` (unique per orchestrator sharing a database,
     ///   stable across restarts; default the host name),
     ///   `OBUP_ENGINE_LEASE_SECS` (15), `OBUP_ENGINE_CONCURRENCY` (64; 0 makes
@@ -94,6 +137,28 @@ impl Config {
             config.secret_key = SecretKeySource::Value(key);
         } else if let Some(file) = env("OBUP_SECRET_KEY_FILE") {
             config.secret_key = SecretKeySource::File(file.into());
+        }
+        config.agent_store_url = env("OBUP_AGENT_STORE_URL");
+        match (
+            env("OBUP_AGENT_TLS_CA"),
+            env("OBUP_AGENT_TLS_CERT"),
+            env("OBUP_AGENT_TLS_KEY"),
+        ) {
+            (Some(ca), Some(cert), Some(key)) => {
+                config.agent_tls = Some(AgentTlsFiles {
+                    ca: ca.into(),
+                    cert: cert.into(),
+                    key: key.into(),
+                });
+            }
+            (None, None, None) => {}
+            _ => {
+                return Err(Error::InvalidArgument {
+                    field: "environment",
+                    reason: "set all of OBUP_AGENT_TLS_CA, OBUP_AGENT_TLS_CERT and OBUP_AGENT_TLS_KEY, or none"
+                        .into(),
+                });
+            }
         }
         config.engine.owner = env("OBUP_ENGINE_ID").unwrap_or_else(|| {
             std::fs::read_to_string("/etc/hostname")
@@ -114,6 +179,9 @@ impl Config {
         };
         if let Some(secs) = number("OBUP_ENGINE_LEASE_SECS")? {
             config.engine.lease = Duration::from_secs_f64(secs);
+        }
+        if let Some(ms) = number("OBUP_DRIVER_POLL_MS")? {
+            config.driver = DriverConfig::polling_every(ms.max(1.0) as u64);
         }
         if let Some(n) = number("OBUP_ENGINE_CONCURRENCY")? {
             config.engine.concurrency = n as usize;

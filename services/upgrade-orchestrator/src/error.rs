@@ -75,6 +75,13 @@ pub enum Error {
     /// A row of the sys tenant could not be read.
     #[error("unexpected answer from the sys tenant: {0}")]
     Decode(#[from] obup_ob_sql::DecodeError),
+    /// An operation on a host failed; `code` is the agent's stable code.
+    #[error("{agent}: {code}: {message}")]
+    HostOp {
+        agent: String,
+        code: String,
+        message: String,
+    },
     /// A wait on the cluster ran out of rounds.
     #[error("timed out waiting for {what}; last seen: {last}")]
     WaitTimedOut { what: String, last: String },

@@ -9,16 +9,16 @@
 //!   and its event in one transaction.
 //! - `engine`: claims READY sub-tasks under leases and runs them, driven by
 //!   changes rather than a tick.
-//! - `tasks`: what each sub-task does, through the cluster boundary.
-//! - `cluster`: the [`Cluster`](cluster::Cluster) and
-//!   [`Host`](cluster::Host) traits and the simulated cluster.
+//! - `tasks`: what each sub-task does: SQL through the cluster's driver,
+//!   host work through the agent on each host.
+//! - `clusters`: registered clusters, their sealed passwords, their agents
+//!   and topology; `driver`: SQL to a sys tenant.
 //! - `packages`: the package store, as the orchestrator uses it.
 //! - `plan`: checks and planning of an upgrade request.
 //! - `events`: in-process fan-out of committed events; `relay`: events of
 //!   other orchestrators on the same PostgreSQL, into that fan-out.
 //! - [`Orchestrator`]: the operations; `grpc`: the thin gRPC layer.
 
-pub mod cluster;
 pub mod clusters;
 mod config;
 pub mod domain;
@@ -35,6 +35,6 @@ pub mod startup;
 pub mod storage;
 pub mod tasks;
 
-pub use config::{Config, SecretKeySource};
+pub use config::{AgentTlsFiles, Config, SecretKeySource};
 pub use error::{Error, Result};
 pub use service::{Orchestrator, WatchItem};

@@ -1,15 +1,12 @@
 //! `obup-orchestrator`: the upgrade orchestrator on its own, configured by
 //! the environment (`Config::from_env`: `OBUP_DATA_DIR`, `DATABASE_URL`,
 //! `OBUP_PACKAGE_STORE_URL`, `OBUP_SECRET_KEY`/`OBUP_SECRET_KEY_FILE`,
-//! `OBUP_ENGINE_ID`, `OBUP_ENGINE_LEASE_SECS`, `OBUP_ENGINE_CONCURRENCY`),
-//! plus `OBUP_LISTEN` (default `127.0.0.1:2887`) and, while it still drives
-//! the simulated cluster under `OBUP_DATA_DIR/sim`, `OBUP_SIM_STEP_MS`
-//! (default 5): the delay of each simulated cluster step.
+//! `OBUP_ENGINE_ID`, `OBUP_ENGINE_LEASE_SECS`, `OBUP_ENGINE_CONCURRENCY`,
+//! `OBUP_AGENT_STORE_URL`, `OBUP_AGENT_TLS_{CA,CERT,KEY}`), plus
+//! `OBUP_LISTEN` (default `127.0.0.1:2887`).
 
 use std::io::Write;
-use std::time::Duration;
 
-use obup_upgrade_orchestrator::cluster::SimConfig;
 use obup_upgrade_orchestrator::{Config, startup};
 use tokio::sync::watch;
 
@@ -17,20 +14,8 @@ use tokio::sync::watch;
 async fn main() -> anyhow::Result<()> {
     obup_kit::telemetry::init("info");
     let config = Config::from_env()?;
-    let step_ms: f64 = match std::env::var("OBUP_SIM_STEP_MS") {
-        Ok(v) if !v.is_empty() => v
-            .parse()
-            .ok()
-            .filter(|n: &f64| n.is_finite() && *n >= 0.0)
-            .ok_or_else(|| anyhow::anyhow!("OBUP_SIM_STEP_MS must be a number >= 0, got {v:?}"))?,
-        _ => SimConfig::default().step.as_millis() as f64,
-    };
-    let sim = SimConfig {
-        step: Duration::from_secs_f64(step_ms / 1000.0),
-        ..SimConfig::default()
-    };
     let (stop, stopped) = watch::channel(false);
-    let running = startup::start(&config, &sim, stopped).await?;
+    let running = startup::start(&config, stopped).await?;
     let listen = std::env::var("OBUP_LISTEN")
         .ok()
         .filter(|v| !v.is_empty())

@@ -1,9 +1,8 @@
-//! The orchestrator's view of the package store: it finds packages and
-//! streams their bytes through the package store's gRPC API.
+//! The orchestrator's view of the package store: it finds packages. Their
+//! bytes never pass through the orchestrator: agents pull them from the
+//! package store themselves.
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use futures::stream::{BoxStream, StreamExt};
 use obup_proto::pb::packagestore::v1 as pb;
 use pb::package_store_client::PackageStoreClient;
 use serde::{Deserialize, Serialize};
@@ -62,7 +61,6 @@ impl Lookup {
 pub trait PackageSource: Send + Sync + std::fmt::Debug {
     async fn find(&self, lookup: &Lookup) -> Result<Option<PackageInfo>>;
     async fn get(&self, id: i64) -> Result<Option<PackageInfo>>;
-    async fn download(&self, id: i64) -> Result<BoxStream<'static, Result<Bytes>>>;
 }
 
 /// The package store over gRPC.
@@ -142,18 +140,5 @@ impl PackageSource for GrpcPackages {
             Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
             Err(s) => Err(Error::PackageStore(s)),
         }
-    }
-
-    async fn download(&self, id: i64) -> Result<BoxStream<'static, Result<Bytes>>> {
-        let stream = self
-            .client
-            .clone()
-            .download(pb::DownloadRequest { id, offset: 0 })
-            .await
-            .map_err(Error::PackageStore)?
-            .into_inner();
-        Ok(stream
-            .map(|m| m.map(|m| m.data).map_err(Error::PackageStore))
-            .boxed())
     }
 }

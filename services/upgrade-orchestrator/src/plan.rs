@@ -7,7 +7,7 @@ use std::path::{Component, Path};
 
 use obup_types::{Release, compare_versions};
 
-use crate::cluster::{Cluster, Topology};
+use crate::clusters::{Cluster, Topology};
 use crate::domain::params::{DagParams, PlannedHop};
 use crate::domain::route::{BuildVersion, parse_dep_yaml, plan_route};
 use crate::domain::template::{DagSpec, Mode, UpgradeLayout, check_dag, upgrade_dag};
@@ -28,6 +28,8 @@ pub struct UpgradeRequest {
     pub freeze_server: bool,
     /// Target packages chosen by id instead of by version and release.
     pub package_ids: Vec<i64>,
+    /// The registered cluster; empty while exactly one is registered.
+    pub cluster: String,
 }
 
 /// What an upgrade would do.
@@ -40,7 +42,7 @@ pub struct Plan {
 
 /// Plans an upgrade (`check = false`) or its check DAG.
 pub async fn plan(
-    cluster: &dyn Cluster,
+    cluster: &Cluster,
     packages: &dyn PackageSource,
     req: &UpgradeRequest,
     check: bool,
@@ -54,9 +56,18 @@ pub async fn plan(
     }
     let topology = cluster.topology().await?;
     if !check {
-        check_mode(req.mode, &topology)?;
+        // obshell's request-time checks, in its order: observers, mode,
+        // python on every host, the upgrade dir, then the cluster's state.
+        let mode = req
+            .mode
+            .ok_or_else(|| Error::ModeNotSupported(String::new()))?;
+        cluster.driver.precheck_servers_and_mode(mode).await?;
+        check_python(cluster, &topology).await?;
     }
     let upgrade_dir = check_upgrade_dir(&req.upgrade_dir)?;
+    if !check {
+        cluster.driver.precheck_state().await?;
+    }
     let current = topology
         .build_version()
         .ok_or_else(|| Error::Cluster("the cluster has no servers".into()))?
@@ -146,14 +157,27 @@ pub async fn plan(
     })
 }
 
-fn check_mode(mode: Option<Mode>, topology: &Topology) -> Result<()> {
-    match mode {
-        None => Err(Error::ModeNotSupported(String::new())),
-        Some(Mode::Rolling) if topology.zones.len() < 3 => {
-            Err(Error::UnableToRollingUpgrade(topology.zones.len()))
+/// obshell's `checkPythonEnvOnRealExecuteAgents`: every host has a Python
+/// that can import `mysql.connector`, which the upgrade scripts need.
+async fn check_python(cluster: &Cluster, topology: &Topology) -> Result<()> {
+    for agent in topology.agents() {
+        let facts = cluster.hosts.fresh_facts(&agent).await?;
+        if facts.pythons.is_empty() {
+            return Err(Error::Precheck {
+                code: "Environment.WithoutPython",
+                message: format!("Please check if Python is installed (host of agent {agent})"),
+            });
         }
-        Some(_) => Ok(()),
+        if !facts.pythons.iter().any(|p| p.mysql_connector) {
+            return Err(Error::Precheck {
+                code: "Environment.WithoutModule",
+                message: format!(
+                    "Please check if Python module 'mysql.connector' is installed (host of agent {agent})"
+                ),
+            });
+        }
     }
+    Ok(())
 }
 
 /// The target package: by id if given, else by version and exact release.

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::cluster::Cluster;
 use crate::clusters::Clusters;
 use crate::domain::dag::{Dag, SubTask};
 use crate::domain::state::Operator;
@@ -30,7 +29,6 @@ pub enum WatchItem {
 #[derive(Debug, Clone)]
 pub struct Orchestrator {
     engine: Engine,
-    cluster: Arc<dyn Cluster>,
     packages: Arc<dyn PackageSource>,
     clusters: Arc<Clusters>,
 }
@@ -42,19 +40,12 @@ fn now_ms() -> i64 {
 }
 
 impl Orchestrator {
-    pub async fn new(
-        engine: Engine,
-        cluster: Arc<dyn Cluster>,
-        packages: Arc<dyn PackageSource>,
-        clusters: Arc<Clusters>,
-    ) -> Result<Self> {
-        engine.repo().ensure_cluster(cluster.id()).await?;
-        Ok(Self {
+    pub fn new(engine: Engine, packages: Arc<dyn PackageSource>, clusters: Arc<Clusters>) -> Self {
+        Self {
             engine,
-            cluster,
             packages,
             clusters,
-        })
+        }
     }
 
     /// The registered clusters.
@@ -66,38 +57,29 @@ impl Orchestrator {
         &self.engine
     }
 
+    /// The route and stages an upgrade of the request's cluster would have.
     pub async fn plan(&self, req: &UpgradeRequest) -> Result<Plan> {
-        plan(
-            self.cluster.as_ref(),
-            self.packages.as_ref(),
-            req,
-            false,
-            now_ms(),
-        )
-        .await
+        let cluster = self.clusters.resolve(Some(&req.cluster)).await?;
+        plan(&cluster, self.packages.as_ref(), req, false, now_ms()).await
     }
 
     /// Creates and starts the check DAG.
     pub async fn check(&self, req: &UpgradeRequest) -> Result<Dag> {
-        let p = plan(
-            self.cluster.as_ref(),
-            self.packages.as_ref(),
-            req,
-            true,
-            now_ms(),
-        )
-        .await?;
-        self.create(p).await
+        let cluster = self.clusters.resolve(Some(&req.cluster)).await?;
+        let p = plan(&cluster, self.packages.as_ref(), req, true, now_ms()).await?;
+        self.create(&cluster.record.name, p).await
     }
 
-    /// Creates and starts the upgrade DAG (taking the maintenance lock).
+    /// Creates and starts the upgrade DAG (taking the cluster's
+    /// maintenance lock).
     pub async fn start(&self, req: &UpgradeRequest) -> Result<Dag> {
-        let p = self.plan(req).await?;
-        self.create(p).await
+        let cluster = self.clusters.resolve(Some(&req.cluster)).await?;
+        let p = plan(&cluster, self.packages.as_ref(), req, false, now_ms()).await?;
+        self.create(&cluster.record.name, p).await
     }
 
-    async fn create(&self, p: Plan) -> Result<Dag> {
-        let dag = Dag::from_spec(self.cluster.id(), &p.spec, p.params);
+    async fn create(&self, cluster: &str, p: Plan) -> Result<Dag> {
+        let dag = Dag::from_spec(cluster, &p.spec, p.params);
         let dag = self.engine.create(dag).await?;
         tracing::info!(dag = dag.id, name = %dag.name, stages = dag.max_stage(), "DAG created");
         Ok(dag)

@@ -355,7 +355,10 @@ async fn registrations(repo: &dyn DagRepository) {
         ..record.clone()
     };
     repo.save_cluster(&changed).await.unwrap();
-    assert_eq!(repo.clusters().await.unwrap(), std::slice::from_ref(&changed));
+    assert_eq!(
+        repo.clusters().await.unwrap(),
+        std::slice::from_ref(&changed)
+    );
 
     // A DAG that is not finished keeps the cluster registered.
     let mut dag = upgrade_like();

@@ -2,41 +2,33 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use obup_upgrade_orchestrator::cluster::{Cluster, SimCluster, SimConfig};
+use obup_obsim::{FaultAction, FaultSpec};
 use obup_upgrade_orchestrator::domain::state::State;
 use obup_upgrade_orchestrator::domain::template::Mode;
-use obup_upgrade_orchestrator::engine::EngineConfig;
-use obup_upgrade_orchestrator::packages::{GrpcPackages, PackageSource};
 use obup_upgrade_orchestrator::plan::UpgradeRequest;
 use obup_upgrade_orchestrator::startup;
-use obup_upgrade_orchestrator::storage::{DagRepository, SqlDagRepository};
 use tokio::sync::watch;
 
 #[tokio::test]
 async fn a_slow_sub_task_times_out() {
     let dir = tempfile::tempdir().unwrap();
-    let store_url = common::package_store(&dir.path().join("store")).await;
-    let packages: Arc<dyn PackageSource> = Arc::new(GrpcPackages::lazy(&store_url).unwrap());
-    // Each cluster operation takes 2 s; sub-tasks may take 200 ms.
-    let sim = SimConfig {
-        step: Duration::from_secs(2),
-        ..SimConfig::default()
-    };
-    let cluster: Arc<dyn Cluster> =
-        Arc::new(SimCluster::open(&dir.path().join("sim"), &sim).unwrap());
+    let store = common::package_store(&dir.path().join("store")).await;
+    // The sys tenant takes 2 s to answer STOP ZONE; sub-tasks may take 1 s.
+    let cluster = common::local_cluster(dir.path(), |c| {
+        c.faults.push(FaultSpec {
+            pattern: "stop_zone".into(),
+            action: FaultAction::Delay { ms: 2000 },
+        })
+    })
+    .await;
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("dags.db").display());
-    let repo: Arc<dyn DagRepository> = Arc::new(SqlDagRepository::connect(&url).await.unwrap());
-    let engine = EngineConfig {
-        task_timeout: Duration::from_millis(200),
-        ..EngineConfig::default()
-    };
+    let mut config = common::config(&dir.path().join("data"), &url, &store, "engine");
+    config.engine.task_timeout = Duration::from_secs(1);
     let (_stop, stopped) = watch::channel(false);
-    let running = startup::start_with(repo.clone(), cluster, packages, engine, stopped)
-        .await
-        .unwrap();
+    let running = startup::start(&config, stopped).await.unwrap();
+    common::register_with(&running.orchestrator, &cluster).await;
     let request = UpgradeRequest {
         version: "4.3.5.0".into(),
         release: "100000202024123117.el7".into(),
@@ -44,18 +36,19 @@ async fn a_slow_sub_task_times_out() {
         upgrade_dir: String::new(),
         freeze_server: false,
         package_ids: vec![],
+        cluster: String::new(),
     };
     let dag = running.orchestrator.start(&request).await.unwrap();
     let mut events = running.orchestrator.watch(dag.id, 0, false).await.unwrap();
     while events.recv().await.is_some() {}
-    let failed = repo.get(dag.id).await.unwrap().unwrap();
+    let failed = running.orchestrator.get(dag.id).await.unwrap();
     assert_eq!(failed.state, State::Failed);
     let node = &failed.nodes[failed.stage as usize - 1];
-    // The first stage that talks to the (slow) cluster: the checker script.
-    assert_eq!(node.name, "Execute upgrade checker script");
-    let logs = repo.logs(node.tasks[0].id).await.unwrap();
+    assert_eq!(node.name, "Stop zone1");
+    let logs = running.orchestrator.logs(node.tasks[0].id).await.unwrap();
     assert!(
         logs.iter().any(|l| l.content == "sub task timeout"),
         "{logs:?}"
     );
+    cluster.stop().await.unwrap();
 }

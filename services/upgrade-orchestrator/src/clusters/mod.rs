@@ -8,14 +8,20 @@
 //! - [`Clusters`]: register, list, find and remove; one live connection
 //!   set per cluster, shared by every DAG of it.
 
+pub mod hosts;
 mod record;
 pub mod secrets;
+mod topology;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tonic::transport::ClientTlsConfig;
+
+pub use hosts::{Hosts, Op};
 pub use record::{ClusterRecord, SslMode};
 pub use secrets::{Password, SecretKey};
+pub use topology::{Server, Topology};
 
 use crate::driver::{ClusterView, Driver, DriverConfig, Login};
 use crate::storage::DagRepository;
@@ -37,6 +43,17 @@ pub struct Registration {
 pub struct Cluster {
     pub record: ClusterRecord,
     pub driver: Driver,
+    pub hosts: Hosts,
+    /// The sys password, for the upgrade scripts (which log in themselves).
+    pub password: Password,
+}
+
+impl Cluster {
+    /// The sys tenant's view joined with the agents' reports.
+    pub async fn topology(&self) -> Result<Topology> {
+        let view = self.driver.view().await?;
+        topology::join(&view, &self.hosts).await
+    }
 }
 
 /// Every registered cluster.
@@ -45,17 +62,25 @@ pub struct Clusters {
     repo: Arc<dyn DagRepository>,
     key: SecretKey,
     driver: DriverConfig,
+    /// mTLS to the agents, when configured.
+    agent_tls: Option<ClientTlsConfig>,
     /// Connections are made once per cluster and shared; a new
     /// registration or a removal drops them.
     live: Mutex<HashMap<String, Arc<Cluster>>>,
 }
 
 impl Clusters {
-    pub fn new(repo: Arc<dyn DagRepository>, key: SecretKey, driver: DriverConfig) -> Self {
+    pub fn new(
+        repo: Arc<dyn DagRepository>,
+        key: SecretKey,
+        driver: DriverConfig,
+        agent_tls: Option<ClientTlsConfig>,
+    ) -> Self {
         Self {
             repo,
             key,
             driver,
+            agent_tls,
             live: Mutex::default(),
         }
     }
@@ -97,6 +122,11 @@ impl Clusters {
         }
         let driver = self.connect(&record, &reg.password);
         let view = driver.view().await?;
+        // Every server must be matched to one of the agents given.
+        if !record.agents.is_empty() {
+            let hosts = Hosts::new(record.agents.clone(), self.agent_tls.clone());
+            topology::join(&view, &hosts).await?;
+        }
         record.password_sealed = self.key.seal(&record.name, &reg.password)?;
         self.repo.save_cluster(&record).await?;
         self.forget(&record.name);
@@ -121,7 +151,9 @@ impl Clusters {
         let password = self.key.open(&record.name, &record.password_sealed)?;
         let cluster = Arc::new(Cluster {
             driver: self.connect(&record, &password),
+            hosts: Hosts::new(record.agents.clone(), self.agent_tls.clone()),
             record,
+            password,
         });
         self.live
             .lock()

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::driver::BeforeRestart;
+
 /// The output of one sub-task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -15,6 +17,32 @@ pub enum TaskOutput {
     /// "Restore parameters", as far as it got: which backed-up rows are
     /// applied (their indexes), so a resumed restore applies the rest.
     Restored { applied: Vec<usize> },
+    /// "Reinstall and restart observer", as far as it got.
+    Restart(Restart),
+}
+
+/// One observer's restart: what the sys tenant showed before the kill
+/// (recorded before anything is stopped), what the agent did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restart {
+    pub before: BeforeRestart,
+    pub killed_pid: Option<i32>,
+    pub kill_time_ms: i64,
+    pub pid: Option<i32>,
+    /// `<version>-<build>` the new binary reports.
+    pub build: Option<String>,
+}
+
+impl Restart {
+    pub fn before(before: BeforeRestart) -> Self {
+        Self {
+            before,
+            killed_pid: None,
+            kill_time_ms: 0,
+            pid: None,
+            build: None,
+        }
+    }
 }
 
 /// Where a parameter value applies.

@@ -64,8 +64,6 @@ pub enum TaskKind {
     UnpackPackages,
     BackupForUpgrade,
     InstallAgent,
-    RestartAgent,
-    AgentTableMaintain,
     BackupParameters,
     ExecuteScript(Script),
     StopZone,
@@ -104,7 +102,7 @@ impl Capabilities {
 
 impl TaskKind {
     /// Every kind, in the order of [`TaskKind::index`].
-    pub const ALL: [TaskKind; 21] = [
+    pub const ALL: [TaskKind; 19] = [
         Self::CheckPythonEnv,
         Self::CreateUpgradeDir,
         Self::DownloadPackages,
@@ -112,8 +110,6 @@ impl TaskKind {
         Self::UnpackPackages,
         Self::BackupForUpgrade,
         Self::InstallAgent,
-        Self::RestartAgent,
-        Self::AgentTableMaintain,
         Self::BackupParameters,
         Self::ExecuteScript(Script::Checker),
         Self::ExecuteScript(Script::Pre),
@@ -141,20 +137,18 @@ impl TaskKind {
             Self::UnpackPackages => 4,
             Self::BackupForUpgrade => 5,
             Self::InstallAgent => 6,
-            Self::RestartAgent => 7,
-            Self::AgentTableMaintain => 8,
-            Self::BackupParameters => 9,
-            Self::ExecuteScript(Script::Checker) => 10,
-            Self::ExecuteScript(Script::Pre) => 11,
-            Self::ExecuteScript(Script::HealthChecker) => 12,
-            Self::ExecuteScript(Script::ZoneHealthChecker) => 13,
-            Self::ExecuteScript(Script::Post) => 14,
-            Self::StopZone => 15,
-            Self::MinorFreeze => 16,
-            Self::ReinstallObserver => 17,
-            Self::StartZone => 18,
-            Self::RestoreParameters => 19,
-            Self::RemoveUpgradeDir => 20,
+            Self::BackupParameters => 7,
+            Self::ExecuteScript(Script::Checker) => 8,
+            Self::ExecuteScript(Script::Pre) => 9,
+            Self::ExecuteScript(Script::HealthChecker) => 10,
+            Self::ExecuteScript(Script::ZoneHealthChecker) => 11,
+            Self::ExecuteScript(Script::Post) => 12,
+            Self::StopZone => 13,
+            Self::MinorFreeze => 14,
+            Self::ReinstallObserver => 15,
+            Self::StartZone => 16,
+            Self::RestoreParameters => 17,
+            Self::RemoveUpgradeDir => 18,
         }
     }
 
@@ -169,8 +163,6 @@ impl TaskKind {
             Self::UnpackPackages => "UnpackPackages",
             Self::BackupForUpgrade => "BackupForUpgrade",
             Self::InstallAgent => "InstallAgent",
-            Self::RestartAgent => "RestartAgent",
-            Self::AgentTableMaintain => "AgentTableMaintain",
             Self::BackupParameters => "BackupParameters",
             Self::ExecuteScript(Script::Checker) => "ExecuteScript:Checker",
             Self::ExecuteScript(Script::Pre) => "ExecuteScript:Pre",
@@ -202,9 +194,7 @@ impl TaskKind {
             | Self::BackupForUpgrade
             | Self::InstallAgent
             | Self::MinorFreeze => C::ALL,
-            Self::RestartAgent | Self::AgentTableMaintain | Self::BackupParameters => {
-                C::new(true, false, false, true, true)
-            }
+            Self::BackupParameters => C::new(true, false, false, true, true),
             Self::ExecuteScript(Script::Pre) => C::new(true, false, false, false, false),
             Self::ExecuteScript(_)
             | Self::StopZone
@@ -348,11 +338,16 @@ const PRELUDE: [(&str, TaskKind); 5] = [
     ("Check all required packages", TaskKind::CheckPackages),
     ("Unpack all required packages", TaskKind::UnpackPackages),
 ];
-const AGENT_UPGRADE: [(&str, TaskKind); 4] = [
+/// obshell's agent upgrade, less its last two stages: "Restart obshell"
+/// restarts obshell's daemon (`obshell admin restart`) and "Upgrade post
+/// table maintain" migrates obshell's own `ocs` tables. obup-agent is not
+/// obshell and uses neither; a host that also runs an obshell daemon keeps
+/// it on the old binary until it is restarted. The obshell binary bundled
+/// with the target is still installed (backed up first), so that the host's
+/// obshell matches its observer, as obshell's own upgrade leaves it.
+const AGENT_UPGRADE: [(&str, TaskKind); 2] = [
     ("Backup for upgrade", TaskKind::BackupForUpgrade),
     ("Install new obshell", TaskKind::InstallAgent),
-    ("Restart obshell", TaskKind::RestartAgent),
-    ("Upgrade post table maintain", TaskKind::AgentTableMaintain),
 ];
 const REMOVE_DIR: (&str, TaskKind) = ("Remove upgrade check task dir", TaskKind::RemoveUpgradeDir);
 
@@ -535,15 +530,20 @@ mod tests {
         d.nodes.iter().map(|n| n.name.as_str()).collect()
     }
 
+    /// obshell's CE rolling DAG is 30 stages; obup's is 28: it leaves out
+    /// "Restart obshell" and "Upgrade post table maintain" (see
+    /// `AGENT_UPGRADE`), and nothing else.
     #[test]
-    fn ce_rolling_three_zones_is_the_documented_30_stages() {
+    fn ce_rolling_three_zones_is_obshells_30_stages_less_two() {
         let (hops, zones) = ([hop("4.2.1.1")], zones(3, 1));
         let d = upgrade_dag(&layout(Edition::Ce, Mode::Rolling, &hops, &zones));
         assert_eq!(d.name, "OB rolling upgrade 4.2.1.1-101000062023110109.el7");
         assert!(d.maintenance);
-        assert_eq!(d.nodes.len(), 30);
+        assert_eq!(d.nodes.len(), 28);
+        assert!(!names(&d).contains(&"Restart obshell"));
+        assert!(!names(&d).contains(&"Upgrade post table maintain"));
         assert_eq!(
-            names(&d)[..14],
+            names(&d)[..12],
             [
                 "Check the python environment",
                 "Create upgrade dir",
@@ -552,8 +552,6 @@ mod tests {
                 "Unpack all required packages",
                 "Backup for upgrade",
                 "Install new obshell",
-                "Restart obshell",
-                "Upgrade post table maintain",
                 "Backup parameters",
                 "Execute upgrade checker script",
                 "Execute upgrade pre script",
@@ -562,7 +560,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            names(&d)[14..19],
+            names(&d)[12..17],
             [
                 "Reinstall and restart observer",
                 "Execute upgrade zone health checker script",
@@ -572,7 +570,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            names(&d)[27..],
+            names(&d)[25..],
             [
                 "Execute upgrade post script",
                 "Restore parameters",
@@ -582,22 +580,22 @@ mod tests {
         // Placement: host work is parallel on every agent, the reinstall on
         // the zone's agents only, cluster work serial.
         assert_eq!(d.nodes[0].agents.len(), 3);
-        assert_eq!(d.nodes[14].agents, ["10.0.1.0:2886"]);
-        assert!(!d.nodes[13].is_parallel());
-        assert_eq!(d.nodes[13].zone.as_deref(), Some("zone1"));
+        assert_eq!(d.nodes[12].agents, ["10.0.1.0:2886"]);
+        assert!(!d.nodes[11].is_parallel());
+        assert_eq!(d.nodes[11].zone.as_deref(), Some("zone1"));
     }
 
     #[test]
-    fn ce_stop_service_is_18_stages() {
+    fn ce_stop_service_is_16_stages() {
         let (hops, zones) = ([hop("4.2.1.1")], zones(3, 2));
         let d = upgrade_dag(&layout(Edition::Ce, Mode::StopService, &hops, &zones));
         assert_eq!(
             d.name,
             "OB stop service upgrade 4.2.1.1-101000062023110109.el7"
         );
-        assert_eq!(d.nodes.len(), 18);
+        assert_eq!(d.nodes.len(), 16);
         assert_eq!(
-            names(&d)[9..],
+            names(&d)[7..],
             [
                 "Backup parameters",
                 "Execute upgrade checker script",
@@ -610,14 +608,18 @@ mod tests {
                 "Remove upgrade check task dir",
             ]
         );
-        assert_eq!(d.nodes[13].agents.len(), 6, "every agent at once");
+        assert_eq!(d.nodes[11].agents.len(), 6, "every agent at once");
     }
 
     #[test]
     fn business_rolling_three_zones_is_26_stages() {
         let (hops, zones) = ([hop("4.2.1.1")], zones(3, 1));
         let d = upgrade_dag(&layout(Edition::Business, Mode::Rolling, &hops, &zones));
-        assert_eq!(d.nodes.len(), 26);
+        assert_eq!(
+            d.nodes.len(),
+            26,
+            "as obshell: Business has no agent upgrade"
+        );
         assert!(!names(&d).contains(&"Install new obshell"));
     }
 
@@ -628,21 +630,21 @@ mod tests {
             zones(3, 1),
         );
         let d = upgrade_dag(&layout(Edition::Ce, Mode::Rolling, &hops, &zones));
-        assert_eq!(d.nodes.len(), 9 + 3 * 20 + 1);
-        assert_eq!(d.nodes[9 + 20].hop, Some(1));
-        assert_eq!(d.nodes[9 + 40].hop, Some(2));
+        assert_eq!(d.nodes.len(), 7 + 3 * 20 + 1);
+        assert_eq!(d.nodes[7 + 20].hop, Some(1));
+        assert_eq!(d.nodes[7 + 40].hop, Some(2));
 
         let mut l = layout(Edition::Ce, Mode::Rolling, &hops[..1], &zones);
         l.freeze_server = true;
         let d = upgrade_dag(&l);
-        assert_eq!(d.nodes.len(), 9 + 5 + 3 * 6 + 1);
-        assert_eq!(d.nodes[14].name, "Minor freeze before stop server");
-        assert_eq!(d.nodes[14].freeze, Some(FreezeScope::Zone("zone1".into())));
+        assert_eq!(d.nodes.len(), 7 + 5 + 3 * 6 + 1);
+        assert_eq!(d.nodes[12].name, "Minor freeze before stop server");
+        assert_eq!(d.nodes[12].freeze, Some(FreezeScope::Zone("zone1".into())));
 
         l.mode = Mode::StopService;
         let d = upgrade_dag(&l);
-        assert_eq!(d.nodes.len(), 19);
-        assert_eq!(d.nodes[11].freeze, Some(FreezeScope::Global));
+        assert_eq!(d.nodes.len(), 17);
+        assert_eq!(d.nodes[9].freeze, Some(FreezeScope::Global));
     }
 
     #[test]
@@ -675,6 +677,6 @@ mod tests {
         let c = TaskKind::RemoveUpgradeDir.capabilities();
         assert!(c.retry && !c.rollback && c.pass && c.cancel && c.resume);
         assert!(TaskKind::InstallAgent.capabilities().rollback);
-        assert!(!TaskKind::RestartAgent.capabilities().rollback);
+        assert!(!TaskKind::BackupParameters.capabilities().rollback);
     }
 }

@@ -142,11 +142,17 @@ impl Connections {
         // The bare options of real-driver.md §4.3: sqlx's connect-time
         // `SET sql_mode=..., time_zone=..., NAMES ... COLLATE ...` is refused
         // by OceanBase, so none of it is sent.
-        let options = MySqlConnectOptions::new()
+        let mut options = MySqlConnectOptions::new()
             .host(host)
             .port(port)
-            .username(&self.login.user)
-            .password(&self.login.password)
+            .username(&self.login.user);
+        // An empty password is sent as no password: a scramble of "" is a
+        // non-empty answer, which a server refuses for an account without a
+        // password (a fresh OceanBase's root).
+        if !self.login.password.is_empty() {
+            options = options.password(&self.login.password);
+        }
+        let options = options
             .database("oceanbase")
             .ssl_mode(self.login.ssl_mode)
             .pipes_as_concat(false)

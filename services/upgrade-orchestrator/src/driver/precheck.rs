@@ -32,9 +32,17 @@ impl Driver {
         Ok(if shared { 2 } else { 3 })
     }
 
-    /// Every check obshell makes before creating an upgrade DAG, in its
-    /// order; the first that fails is the answer.
+    /// Every check obshell makes on the sys tenant before creating an
+    /// upgrade DAG, in its order; the first that fails is the answer. (The
+    /// caller checks the hosts' Python between the two halves, as obshell
+    /// does.)
     pub async fn precheck(&self, mode: Mode) -> Result<()> {
+        self.precheck_servers_and_mode(mode).await?;
+        self.precheck_state().await
+    }
+
+    /// Every observer serving; enough zones for a rolling upgrade.
+    pub async fn precheck_servers_and_mode(&self, mode: Mode) -> Result<()> {
         let servers = self.servers().await?;
         let down: Vec<String> = servers
             .iter()
@@ -54,6 +62,12 @@ impl Driver {
                 return Err(Error::UnableToRollingUpgrade(zones));
             }
         }
+        Ok(())
+    }
+
+    /// Schemas refreshed, no merging or major compaction, versions in sync,
+    /// no backup running.
+    pub async fn precheck_state(&self) -> Result<()> {
         let stale: Vec<String> = self
             .rows(st::unrefreshed_schema_tenants(), &[])
             .await?

@@ -92,7 +92,7 @@ pub fn zone_is(
 }
 
 /// What a restarted server showed before it was stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BeforeRestart {
     /// `svr_ip:svr_port`.
     pub server: String,

@@ -17,42 +17,19 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::AbortHandle;
 
-use crate::cluster::Cluster;
+use crate::clusters::{Cluster, Clusters};
 use crate::domain::dag::Dag;
 use crate::domain::output::TaskOutput;
 use crate::domain::state::State;
 use crate::events::EventHub;
-use crate::packages::PackageSource;
 use crate::storage::{Applied, DagOp, DagRepository, EventBody, Outcome};
-use crate::tasks::{self, TaskContext, TaskIo};
+use crate::tasks::{self, AgentOps, TaskContext, TaskIo};
 use crate::{Error, Result};
 use log::{LogSender, LogWriter};
 
 /// How soon a claim that was skipped (its DAG busy in another transaction)
 /// is tried again.
 const CLAIM_RETRY: Duration = Duration::from_millis(20);
-
-/// Fail the N-th execution of every sub-task with this name (counted over
-/// the process), for tests of RETRY, ROLLBACK, PASS and CANCEL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailureRule {
-    pub task_name: String,
-    pub nth: u32,
-}
-
-impl FailureRule {
-    /// `NAME` or `NAME@N`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let (name, nth) = match s.rsplit_once('@') {
-            Some((name, n)) => (name, n.parse().ok()?),
-            None => (s, 1),
-        };
-        (!name.is_empty() && nth > 0).then(|| Self {
-            task_name: name.to_owned(),
-            nth,
-        })
-    }
-}
 
 /// Tunables of an engine.
 #[derive(Debug, Clone)]
@@ -65,7 +42,6 @@ pub struct EngineConfig {
     pub concurrency: usize,
     /// Per sub-task execution (obshell: 3600 s).
     pub task_timeout: Duration,
-    pub failures: Vec<FailureRule>,
 }
 
 impl Default for EngineConfig {
@@ -75,7 +51,6 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(15),
             concurrency: 64,
             task_timeout: Duration::from_secs(3600),
-            failures: Vec::new(),
         }
     }
 }
@@ -89,12 +64,20 @@ pub struct Engine {
 struct Inner {
     repo: Arc<dyn DagRepository>,
     hub: EventHub,
-    cluster: Arc<dyn Cluster>,
-    packages: Arc<dyn PackageSource>,
+    clusters: Arc<Clusters>,
+    /// The package store's URL, handed to agents to pull packages from.
+    store_url: String,
     config: EngineConfig,
     wake: Notify,
-    running: Mutex<HashMap<i64, AbortHandle>>,
-    executions: Mutex<HashMap<String, u32>>,
+    running: Mutex<HashMap<i64, Running>>,
+}
+
+/// A sub-task this engine is executing.
+struct Running {
+    abort: AbortHandle,
+    /// Its agent operations, to cancel them with it.
+    ops: Arc<AgentOps>,
+    dag_id: i64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -115,20 +98,19 @@ impl Engine {
     pub fn new(
         repo: Arc<dyn DagRepository>,
         hub: EventHub,
-        cluster: Arc<dyn Cluster>,
-        packages: Arc<dyn PackageSource>,
+        clusters: Arc<Clusters>,
+        store_url: String,
         config: EngineConfig,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 repo,
                 hub,
-                cluster,
-                packages,
+                clusters,
+                store_url,
                 config,
                 wake: Notify::new(),
                 running: Mutex::default(),
-                executions: Mutex::default(),
             }),
         }
     }
@@ -154,18 +136,47 @@ impl Engine {
         let applied = self.inner.repo.apply(dag_id, op, now_ms()).await?;
         self.publish(&applied);
         if let Outcome::Applied { interrupted } = &applied.outcome {
+            self.cancel_running(interrupted).await;
+        }
+        Ok(applied)
+    }
+
+    /// Stops sub-tasks a CANCEL failed: their executions here, and the
+    /// agent operations they were waiting on.
+    async fn cancel_running(&self, ids: &[i64]) {
+        let stopped: Vec<(i64, Arc<AgentOps>)> = {
             let running = self
                 .inner
                 .running
                 .lock()
                 .expect("the running map is never poisoned");
-            for id in interrupted {
-                if let Some(handle) = running.get(id) {
-                    handle.abort();
-                }
+            ids.iter()
+                .filter_map(|id| {
+                    running.get(id).map(|r| {
+                        r.abort.abort();
+                        (r.dag_id, r.ops.clone())
+                    })
+                })
+                .collect()
+        };
+        for (dag_id, ops) in stopped {
+            let Some((agent, key)) = ops.last() else {
+                continue;
+            };
+            if let Ok(cluster) = self.cluster_of(dag_id).await {
+                cluster.hosts.cancel(&agent, &key).await;
             }
         }
-        Ok(applied)
+    }
+
+    async fn cluster_of(&self, dag_id: i64) -> Result<Arc<Cluster>> {
+        let dag = self
+            .inner
+            .repo
+            .get(dag_id)
+            .await?
+            .ok_or(Error::DagNotFound(dag_id))?;
+        self.inner.clusters.get(&dag.cluster_id).await
     }
 
     fn publish(&self, applied: &Applied) {
@@ -223,13 +234,15 @@ impl Engine {
                     _ = shutdown.changed() => break,
                 }
             }
+            // Work on agents goes on; whoever takes these sub-tasks over
+            // re-attaches to it.
             let handles: Vec<AbortHandle> = engine
                 .inner
                 .running
                 .lock()
                 .expect("the running map is never poisoned")
                 .drain()
-                .map(|(_, h)| h)
+                .map(|(_, r)| r.abort)
                 .collect();
             for h in handles {
                 h.abort();
@@ -318,38 +331,55 @@ impl Engine {
     fn start(&self, dag: &Dag, task_id: i64) -> Result<()> {
         let (n, t) = dag.find_task(task_id).ok_or(Error::TaskNotFound(task_id))?;
         let (node, task) = (&dag.nodes[n], &dag.nodes[n].tasks[t]);
-        let (lines, writer) = LogWriter::start(self.clone(), dag.id, task_id);
-        let ctx = TaskContext {
+        let ops = Arc::new(AgentOps::default());
+        let dag_arc = Arc::new(dag.clone());
+        let spec = Spec {
             kind: task.kind,
-            dag_id: dag.id,
-            task_id,
-            params: dag.params.clone(),
-            node: node.params.clone(),
-            dag: Arc::new(dag.clone()),
+            attempt: u32::try_from(task.execute_times).unwrap_or(1),
             agent: task.agent.clone(),
             operator: task.operator,
             resume: task.resume,
-            cluster: self.inner.cluster.clone(),
-            packages: self.inner.packages.clone(),
-            log: Arc::new(EngineIo {
-                engine: self.clone(),
-                dag_id: dag.id,
-                task_id,
-                lines,
-            }),
+            params: dag.params.clone(),
+            node: node.params.clone(),
         };
-        let injected = self.injected_failure(&task.name, task.operator);
         let engine = self.clone();
         let dag_id = dag.id;
+        let task_ops = ops.clone();
         let mut running = self
             .inner
             .running
             .lock()
             .expect("the running map is never poisoned");
         let handle = tokio::spawn(async move {
-            let outcome = engine.execute(&ctx, injected).await;
+            let (lines, writer) = LogWriter::start(engine.clone(), dag_id, task_id);
+            let io: Arc<dyn TaskIo> = Arc::new(EngineIo {
+                engine: engine.clone(),
+                dag_id,
+                task_id,
+                lines,
+            });
+            let cluster = engine.inner.clusters.get(&dag_arc.cluster_id).await;
+            let outcome = match cluster {
+                Ok(cluster) => {
+                    let ctx = spec.context(
+                        &engine,
+                        dag_arc,
+                        task_id,
+                        cluster.clone(),
+                        io,
+                        task_ops.clone(),
+                    );
+                    let outcome = engine.execute(&ctx).await;
+                    drop(ctx);
+                    outcome
+                }
+                Err(e) => {
+                    io.line(format!("cannot reach the cluster: {e}")).await;
+                    drop(io);
+                    Err(e.to_string())
+                }
+            };
             // Every line the execution printed is stored before its end.
-            drop(ctx);
             writer.finish().await;
             let op = DagOp::Finish {
                 task_id,
@@ -357,6 +387,7 @@ impl Engine {
                 outcome,
             };
             engine.record(dag_id, op).await;
+            engine.forget(dag_id, &task_ops).await;
             engine
                 .inner
                 .running
@@ -365,8 +396,29 @@ impl Engine {
                 .remove(&task_id);
             engine.inner.wake.notify_one();
         });
-        running.insert(task_id, handle.abort_handle());
+        running.insert(
+            task_id,
+            Running {
+                abort: handle.abort_handle(),
+                ops,
+                dag_id,
+            },
+        );
         Ok(())
+    }
+
+    /// Lets the agents drop the operations of an execution whose outcome
+    /// is recorded.
+    async fn forget(&self, dag_id: i64, ops: &AgentOps) {
+        let all = ops.all();
+        if all.is_empty() {
+            return;
+        }
+        if let Ok(cluster) = self.cluster_of(dag_id).await {
+            for (agent, key) in all {
+                cluster.hosts.forget(&agent, &key).await;
+            }
+        }
     }
 
     /// Records how an execution ended. The outcome lives only in memory
@@ -393,15 +445,7 @@ impl Engine {
     }
 
     /// Runs one execution under its timeout, renewing the lease meanwhile.
-    async fn execute(
-        &self,
-        ctx: &TaskContext,
-        injected: Option<String>,
-    ) -> std::result::Result<Option<TaskOutput>, String> {
-        if let Some(e) = injected {
-            ctx.log.line(e.clone()).await;
-            return Err(e);
-        }
+    async fn execute(&self, ctx: &TaskContext) -> std::result::Result<Option<TaskOutput>, String> {
         let heartbeat = async {
             let every = self.inner.config.lease / 3;
             loop {
@@ -427,35 +471,46 @@ impl Engine {
             () = heartbeat => unreachable!("the heartbeat loops forever"),
         }
     }
+}
 
-    fn injected_failure(
-        &self,
-        name: &str,
-        operator: crate::domain::state::Operator,
-    ) -> Option<String> {
-        if operator == crate::domain::state::Operator::Rollback {
-            return None;
+/// What an execution is, taken from its DAG when it is claimed.
+struct Spec {
+    kind: crate::domain::template::TaskKind,
+    attempt: u32,
+    agent: Option<String>,
+    operator: crate::domain::state::Operator,
+    resume: bool,
+    params: crate::domain::params::DagParams,
+    node: crate::domain::params::NodeParams,
+}
+
+impl Spec {
+    fn context(
+        self,
+        engine: &Engine,
+        dag: Arc<Dag>,
+        task_id: i64,
+        cluster: Arc<Cluster>,
+        log: Arc<dyn TaskIo>,
+        ops: Arc<AgentOps>,
+    ) -> TaskContext {
+        TaskContext {
+            kind: self.kind,
+            dag_id: dag.id,
+            task_id,
+            attempt: self.attempt,
+            params: self.params,
+            node: self.node,
+            dag,
+            agent: self.agent,
+            operator: self.operator,
+            resume: self.resume,
+            cluster,
+            store_url: engine.inner.store_url.clone(),
+            deadline_ms: now_ms() + engine.inner.config.task_timeout.as_millis() as i64,
+            log,
+            ops,
         }
-        let nths: Vec<u32> = self
-            .inner
-            .config
-            .failures
-            .iter()
-            .filter(|r| r.task_name == name)
-            .map(|r| r.nth)
-            .collect();
-        if nths.is_empty() {
-            return None;
-        }
-        let mut counts = self
-            .inner
-            .executions
-            .lock()
-            .expect("the execution counter is never poisoned");
-        let n = counts.entry(name.to_owned()).or_default();
-        *n += 1;
-        nths.contains(n)
-            .then(|| format!("injected failure: execution {} of '{name}'", *n))
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) fn request(m: pb::UpgradeRequest) -> Result<UpgradeRequest, Error> {
         upgrade_dir: m.upgrade_dir,
         freeze_server: m.freeze_server,
         package_ids: m.package_ids,
+        cluster: m.cluster,
     })
 }
 

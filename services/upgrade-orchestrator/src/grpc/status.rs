@@ -64,6 +64,7 @@ fn classify(e: &Error) -> (Code, &'static str) {
         Error::SqlUnreachable { .. } => (Unavailable, "OB.Server.Unavailable"),
         Error::Decode(_) => (Internal, "Common.Unexpected"),
         Error::WaitTimedOut { .. } => (DeadlineExceeded, "Task.Wait.Timeout"),
+        Error::HostOp { .. } => (FailedPrecondition, "Agent.Operation.Failed"),
         Error::PackageStore(_) => (Unavailable, "Common.Unexpected"),
         Error::Database(_) | Error::Db(_) => (Unavailable, "Common.Unexpected"),
         Error::Cluster(_) | Error::Io(_) | Error::Internal(_) => (Internal, "Common.Unexpected"),

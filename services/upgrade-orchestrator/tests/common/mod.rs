@@ -1,5 +1,7 @@
 //! Helpers shared by the orchestrator's integration tests.
 
+#![allow(dead_code)] // each test binary uses a different part
+
 use obup_package_store::PackageStore;
 use obup_proto::pb::packagestore::v1 as ppb;
 use obup_test_support::{Compression, RpmSpec};
@@ -41,4 +43,98 @@ pub async fn package_store(dir: &std::path::Path) -> String {
             .unwrap();
     }
     url
+}
+
+/// The Python the agents run the upgrade scripts with: a virtualenv with
+/// mysql-connector-python, made once per target dir.
+pub fn python() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            let exe = std::env::current_exe().unwrap();
+            exe.ancestors().nth(3).unwrap().to_owned()
+        });
+    obup_local_cluster::python::mysql_connector(&target.join("obup-venvs/mysql-connector-8.0.33"))
+        .unwrap_or_else(|e| panic!("a Python with mysql-connector-python (pip from PyPI): {e:#}"))
+}
+
+/// A 3-zone simulated cluster under `dir` (obsim on a random `127.A.B`, an
+/// agent per host on a free port), reacting at once unless `tweak` says
+/// otherwise.
+pub async fn local_cluster(
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut obup_obsim::Config),
+) -> obup_local_cluster::LocalCluster {
+    // The agents' and obsim's warnings go to stderr, uncaptured: when a
+    // test fails they are what explains it.
+    obup_kit::telemetry::init("warn");
+    let mut obsim = obup_obsim::Config::for_tests(dir.join("obsim"));
+    tweak(&mut obsim);
+    obup_local_cluster::LocalCluster::start(obup_local_cluster::LocalConfig {
+        obsim,
+        agents_dir: dir.join("agents"),
+        agent_port: 0,
+        python: Some(python()),
+        fetch_bytes_per_sec: 0,
+    })
+    .await
+    .unwrap()
+}
+
+/// Registers `cluster` as `lab` through an orchestrator's gRPC API.
+pub async fn register(url: &str, cluster: &obup_local_cluster::LocalCluster) {
+    use obup_proto::pb::orchestrator::v1 as opb;
+    let mut client =
+        opb::upgrade_orchestrator_client::UpgradeOrchestratorClient::connect(url.to_owned())
+            .await
+            .unwrap();
+    client
+        .register_cluster(opb::RegisterClusterRequest {
+            name: "lab".into(),
+            sql_endpoints: cluster.sql_endpoints(),
+            agents: cluster.agents(),
+            ssl_mode: opb::SslMode::Disabled as i32,
+            replace: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// Registers `cluster` as `lab` directly with an orchestrator.
+pub async fn register_with(
+    o: &obup_upgrade_orchestrator::Orchestrator,
+    cluster: &obup_local_cluster::LocalCluster,
+) {
+    use obup_upgrade_orchestrator::clusters::{Password, Registration, SslMode};
+    o.clusters()
+        .register(
+            Registration {
+                name: "lab".into(),
+                sql_endpoints: cluster.sql_endpoints(),
+                sys_user: "root".into(),
+                password: Password::default(),
+                agents: cluster.agents(),
+                ssl_mode: SslMode::Disabled,
+            },
+            true,
+            1,
+        )
+        .await
+        .unwrap();
+}
+
+/// An orchestrator `Config` on `database`, in `data`, fronting `store`,
+/// polling the cluster every 50 ms.
+pub fn config(
+    data: &std::path::Path,
+    database: &str,
+    store: &str,
+    owner: &str,
+) -> obup_upgrade_orchestrator::Config {
+    let mut c = obup_upgrade_orchestrator::Config::embedded(data, store).unwrap();
+    c.database_url = database.into();
+    c.engine.owner = owner.into();
+    c.driver = obup_upgrade_orchestrator::driver::DriverConfig::polling_every(50);
+    c
 }

@@ -1,0 +1,103 @@
+//! A simulated OceanBase cluster on this machine, reached exactly as a real
+//! one is: its sys tenant over the MySQL protocol (obsim, one listener per
+//! server on `127.A.B.n`) and one obup-agent per simulated host, whose root
+//! directory stands for the host's filesystem. `obup dev --demo` and the
+//! tests start one; the orchestrator is then told about it like about any
+//! cluster (its SQL endpoints and agents), and runs the real driver.
+//!
+//! # Layout
+//! - [`LocalCluster`]: start and stop obsim and the agents.
+//! - `python`: a virtualenv with the upgrade scripts' `mysql.connector`.
+
+pub mod python;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use obup_agent::{Agent, AgentHandle};
+use obup_obsim::Simulator;
+
+/// How to start a local cluster.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// The simulator's configuration (data dir, layout, timing, faults).
+    pub obsim: obup_obsim::Config,
+    /// Where each agent keeps its journal: `<agents_dir>/<ip>`.
+    pub agents_dir: PathBuf,
+    /// The port the agents listen on, on their server's address (the
+    /// demo's: obshell's 2886; tests: 0, any free port).
+    pub agent_port: u16,
+    /// The interpreter the agents run the upgrade scripts with (one with
+    /// `mysql.connector`); `None`: each agent looks for one.
+    pub python: Option<PathBuf>,
+    /// Each agent's download rate limit (0: none).
+    pub fetch_bytes_per_sec: u64,
+}
+
+/// obsim and its agents, running.
+#[derive(Debug)]
+pub struct LocalCluster {
+    sim: obup_obsim::Handle,
+    agents: Vec<AgentHandle>,
+}
+
+impl LocalCluster {
+    /// Starts obsim (which lays the hosts out and starts the observers),
+    /// then one agent per server, rooted at the server's host directory.
+    pub async fn start(config: LocalConfig) -> anyhow::Result<Self> {
+        let sim = Simulator::start(config.obsim.clone())
+            .await
+            .context("starting obsim")?;
+        let mut agents = Vec::new();
+        let endpoints = sim.sql_endpoints();
+        let roots = sim.host_roots();
+        for (endpoint, root) in endpoints.iter().zip(roots) {
+            let ip = endpoint.ip().to_string();
+            let mut c = obup_agent::Config::local(root, config.agents_dir.join(&ip));
+            c.listen = format!("{ip}:{}", config.agent_port);
+            c.svr_ip = ip.clone();
+            c.sql_port = endpoint.port();
+            c.rpc_port = sim.config().rpc_port;
+            c.python = config.python.clone();
+            c.fetch_bytes_per_sec = config.fetch_bytes_per_sec;
+            let listener = tokio::net::TcpListener::bind(&c.listen)
+                .await
+                .with_context(|| format!("the agent of {ip} cannot listen on {}", c.listen))?;
+            let agent = Agent::with_listener(&c, listener)
+                .await
+                .with_context(|| format!("starting the agent of {ip}"))?
+                .spawn();
+            agents.push(agent);
+        }
+        Ok(Self { sim, agents })
+    }
+
+    /// `host:port` of every server's SQL port, zones in order.
+    pub fn sql_endpoints(&self) -> Vec<String> {
+        self.sim
+            .sql_endpoints()
+            .iter()
+            .map(SocketAddr::to_string)
+            .collect()
+    }
+
+    /// `host:port` of every agent, in the order of the servers.
+    pub fn agents(&self) -> Vec<String> {
+        self.agents.iter().map(|a| a.addr().to_string()).collect()
+    }
+
+    /// The simulator, for tests: status, transcript, faults.
+    pub fn sim(&self) -> &obup_obsim::Handle {
+        &self.sim
+    }
+
+    /// Stops the agents (their operations stay in their journals) and
+    /// obsim (which kills the observers it watches).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        for a in self.agents {
+            a.stop().await?;
+        }
+        self.sim.stop().await
+    }
+}
