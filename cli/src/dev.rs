@@ -1,57 +1,88 @@
-//! `obup dev`: the services of obup in one process, on embedded storage,
-//! upgrading a simulated cluster.
+//! `obup dev`: the services of obup in one process, on embedded storage;
+//! with `--demo`, also a simulated cluster on this machine (obsim and one
+//! agent per simulated host), registered and upgraded through the same
+//! driver and agents as a real cluster.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
+use obup_local_cluster::{LocalCluster, LocalConfig};
 use obup_package_store::{Config, PackageStore};
-use obup_upgrade_orchestrator::cluster::SimConfig;
 use obup_upgrade_orchestrator::domain::template::Edition;
-use obup_upgrade_orchestrator::engine::{EngineConfig, FailureRule};
+use obup_upgrade_orchestrator::driver::DriverConfig;
+use obup_upgrade_orchestrator::engine::EngineConfig;
 use obup_upgrade_orchestrator::startup::{self, Running};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// The name the demo cluster is registered under.
+pub const DEMO_CLUSTER: &str = "demo";
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct DevArgs {
-    /// Address to serve gRPC (and, later, REST) on; port 0 picks a free one.
+    /// Address to serve gRPC and REST on; port 0 picks a free one.
     #[arg(long, env = "OBUP_LISTEN", default_value = "127.0.0.1:2886")]
     pub listen: String,
-    /// Where the databases, package files and the simulated cluster live.
+    /// Where the databases, package files and the demo cluster live.
     #[arg(long, env = "OBUP_DATA_DIR", default_value = "./obup-data")]
     pub data_dir: PathBuf,
-    /// Zones of the simulated cluster (used when it is first created).
-    #[arg(long, default_value_t = 3)]
-    pub sim_zones: usize,
-    /// Servers per zone of the simulated cluster.
-    #[arg(long, default_value_t = 1)]
-    pub sim_servers_per_zone: usize,
-    /// Build the simulated cluster runs at first.
-    #[arg(long, default_value = "4.2.1.0-100000102023092807")]
-    pub sim_version: String,
-    /// Edition of the simulated cluster: ce, business or standalone.
-    #[arg(long, default_value = "ce", value_parser = ["ce", "business", "standalone"])]
-    pub sim_edition: String,
-    /// Architecture of the simulated servers.
-    #[arg(long, default_value = "x86_64")]
-    pub sim_arch: String,
-    /// Delay of each simulated cluster operation, in milliseconds.
-    #[arg(long, default_value_t = 5)]
-    pub sim_step_ms: u64,
-    /// Fail the N-th execution (default: the first) of every sub-task with
-    /// this name, e.g. `--sim-fail "Start zone2@1"`. Repeatable.
-    #[arg(long = "sim-fail", value_name = "TASK_NAME[@N]", value_parser = parse_failure)]
-    pub sim_fail: Vec<FailureRule>,
-    /// Also store generated packages for upgrading the simulated cluster to
-    /// 4.3.5.0, so that an upgrade can be started at once.
+    /// Also run a simulated cluster on this machine (obsim, whose servers
+    /// listen on 127.0.1.N, and an agent per simulated host), register it
+    /// as `demo`, and store packages to upgrade it to 4.3.5.0.
     #[arg(long)]
     pub demo: bool,
-    /// The root@sys password REST clients authenticate with (X-OCS-Header);
-    /// empty, as on a fresh cluster.
+    /// Zones of the demo cluster (used when it is first created).
+    #[arg(long, default_value_t = 3)]
+    pub demo_zones: usize,
+    /// Servers per zone of the demo cluster.
+    #[arg(long, default_value_t = 1)]
+    pub demo_servers_per_zone: usize,
+    /// Build the demo cluster runs at first.
+    #[arg(long, default_value = "4.2.1.0-100000102023092807")]
+    pub demo_version: String,
+    /// Edition of the demo cluster: ce, business or standalone.
+    #[arg(long, default_value = "ce", value_parser = ["ce", "business", "standalone"])]
+    pub demo_edition: String,
+    /// Fail the N-th execution (default: the first) of a statement the demo
+    /// cluster receives: a catalogue id such as `start_zone` or a regex of
+    /// its text, e.g. `--demo-fail start_zone@2` fails "Start zone2".
+    /// Repeatable. The sys tenant answers 4179 (OB_OP_NOT_ALLOW).
+    #[arg(long = "demo-fail", value_name = "STATEMENT[@N]", value_parser = parse_failure)]
+    pub demo_fail: Vec<obup_obsim::FaultSpec>,
+    /// Hold every statement of the demo cluster matching STATEMENT (a
+    /// catalogue id or a regex of its text) for MS milliseconds, e.g.
+    /// `--demo-delay 'begin upgrade=3000'` slows the pre script. Repeatable.
+    #[arg(long = "demo-delay", value_name = "STATEMENT=MS", value_parser = parse_delay)]
+    pub demo_delay: Vec<obup_obsim::FaultSpec>,
+    /// The first three parts of the demo servers' addresses (`127.0.1`:
+    /// servers on 127.0.1.1, 127.0.1.2, ...); `random`: a random `127.A.B`,
+    /// another if it is taken (tests run many at once).
+    #[arg(long, default_value = "127.0.1")]
+    pub demo_ip_prefix: String,
+    /// The port the demo agents listen on, on their server's address.
+    #[arg(long, default_value_t = 2886)]
+    pub demo_agent_port: u16,
+    /// The demo cluster reacts at once (tests) instead of with its
+    /// realistic small delays.
+    #[arg(long, hide = true)]
+    pub demo_instant: bool,
+    /// A Python with mysql.connector for the upgrade scripts; default: a
+    /// virtualenv made under --data-dir on first start (needs PyPI).
+    #[arg(long)]
+    pub demo_python: Option<PathBuf>,
+    /// Store no demo packages (tests upload their own).
+    #[arg(long, hide = true)]
+    pub demo_no_packages: bool,
+    /// Limit each demo agent's package downloads to this many bytes per
+    /// second (0: no limit), to watch or interrupt a slow download.
+    #[arg(long, default_value_t = 0)]
+    pub demo_fetch_bytes_per_sec: u64,
+    /// The root@sys password: REST clients authenticate with it
+    /// (X-OCS-Header), and the demo cluster has it. Empty, as on a fresh
+    /// cluster.
     #[arg(
         long,
         env = "OBUP_ROOT_PASSWORD",
@@ -75,46 +106,138 @@ fn parse_bits(s: &str) -> Result<usize, String> {
     }
 }
 
-fn parse_failure(s: &str) -> Result<FailureRule, String> {
-    FailureRule::parse(s)
-        .ok_or_else(|| format!("expected TASK_NAME or TASK_NAME@N (N >= 1), got {s:?}"))
+/// `PATTERN` or `PATTERN@N`: fail the N-th matching statement with 4179.
+pub fn parse_failure(s: &str) -> Result<obup_obsim::FaultSpec, String> {
+    let (pattern, nth) = match s.rsplit_once('@') {
+        Some((p, n)) => (
+            p,
+            n.parse::<u64>()
+                .map_err(|_| format!("{n:?} is not a number"))?,
+        ),
+        None => (s, 1),
+    };
+    if pattern.is_empty() || nth == 0 {
+        return Err(format!(
+            "expected STATEMENT or STATEMENT@N (N >= 1), got {s:?}"
+        ));
+    }
+    Ok(obup_obsim::FaultSpec {
+        pattern: pattern.to_owned(),
+        action: obup_obsim::FaultAction::Fail {
+            nth,
+            times: 1,
+            code: 4179,
+            state: "HY000".into(),
+            message: format!("injected by obup dev --demo-fail {s}"),
+        },
+    })
+}
+
+/// `PATTERN=MS`: hold matching statements that long.
+pub fn parse_delay(s: &str) -> Result<obup_obsim::FaultSpec, String> {
+    let (pattern, ms) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected STATEMENT=MS, got {s:?}"))?;
+    let ms: u64 = ms
+        .parse()
+        .map_err(|_| format!("{ms:?} is not a number of milliseconds"))?;
+    if pattern.is_empty() {
+        return Err(format!("expected STATEMENT=MS, got {s:?}"));
+    }
+    Ok(obup_obsim::FaultSpec {
+        pattern: pattern.to_owned(),
+        action: obup_obsim::FaultAction::Delay { ms },
+    })
+}
+
+fn parse_prefix(s: &str) -> anyhow::Result<[u8; 3]> {
+    let parts: Vec<u8> = s
+        .split('.')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--demo-ip-prefix {s:?} is not three numbers"))?;
+    match parts.as_slice() {
+        [127, b, c] => Ok([127, *b, *c]),
+        _ => anyhow::bail!("--demo-ip-prefix {s:?} must be 127.A.B (a loopback /24)"),
+    }
 }
 
 impl DevArgs {
+    /// For tests: a free port, the given data dir, and a demo cluster on a
+    /// random `127.A.B` with agents on free ports, reacting at once, using
+    /// `python` for the scripts, without demo packages.
+    pub fn for_tests(data_dir: PathBuf, python: PathBuf) -> Self {
+        Self {
+            demo: true,
+            demo_ip_prefix: "random".into(),
+            demo_agent_port: 0,
+            demo_instant: true,
+            demo_python: Some(python),
+            demo_no_packages: true,
+            ..Self::for_data_dir(data_dir)
+        }
+    }
+
     /// Defaults for tests: a free port and the given data dir.
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
         Self {
             listen: "127.0.0.1:0".into(),
             data_dir,
-            sim_zones: 3,
-            sim_servers_per_zone: 1,
-            sim_version: "4.2.1.0-100000102023092807".into(),
-            sim_edition: "ce".into(),
-            sim_arch: "x86_64".into(),
-            sim_step_ms: 0,
-            sim_fail: Vec::new(),
             demo: false,
+            demo_zones: 3,
+            demo_servers_per_zone: 1,
+            demo_version: "4.2.1.0-100000102023092807".into(),
+            demo_edition: "ce".into(),
+            demo_fail: Vec::new(),
+            demo_delay: Vec::new(),
+            demo_ip_prefix: "127.0.1".into(),
+            demo_agent_port: 2886,
+            demo_instant: false,
+            demo_python: None,
+            demo_no_packages: false,
+            demo_fetch_bytes_per_sec: 0,
             root_password: String::new(),
             agent_password: None,
             rsa_bits: 1024,
         }
     }
 
-    /// The edition `--sim-edition` names (clap admits only the three words).
-    fn edition(&self) -> Edition {
-        Edition::from_word(&self.sim_edition).unwrap_or(Edition::Ce)
+    /// The edition `--demo-edition` names (clap admits only the three words).
+    pub fn edition(&self) -> Edition {
+        Edition::from_word(&self.demo_edition).unwrap_or(Edition::Ce)
     }
 
-    fn sim(&self) -> SimConfig {
-        SimConfig {
-            zones: self.sim_zones,
-            servers_per_zone: self.sim_servers_per_zone,
-            build_version: self.sim_version.clone(),
-            edition: self.edition(),
-            arch: self.sim_arch.clone(),
-            step: Duration::from_millis(self.sim_step_ms),
-            ..SimConfig::default()
+    /// The demo cluster's configuration.
+    fn local(&self, data_dir: &std::path::Path, python: PathBuf) -> anyhow::Result<LocalConfig> {
+        let mut obsim = obup_obsim::Config::new(data_dir.join("demo"));
+        if self.demo_ip_prefix == "random" {
+            obsim.ip_prefix = obup_obsim::config::random_prefix();
+            obsim.retry_prefix = true;
+        } else {
+            obsim.ip_prefix = parse_prefix(&self.demo_ip_prefix)?;
         }
+        obsim.zones = self.demo_zones;
+        obsim.servers_per_zone = self.demo_servers_per_zone;
+        obsim.version = self.demo_version.clone();
+        obsim.edition = self.edition();
+        obsim.root_password = self.root_password.clone();
+        obsim.faults = self
+            .demo_fail
+            .iter()
+            .chain(&self.demo_delay)
+            .cloned()
+            .collect();
+        if self.demo_instant {
+            obsim.timing = obup_obsim::Timing::instant();
+            obsim.poll = std::time::Duration::from_millis(20);
+        }
+        Ok(LocalConfig {
+            obsim,
+            agents_dir: data_dir.join("demo/agents"),
+            agent_port: self.demo_agent_port,
+            python: Some(python),
+            fetch_bytes_per_sec: self.demo_fetch_bytes_per_sec,
+        })
     }
 }
 
@@ -127,18 +250,30 @@ pub struct Dev {
     config: Config,
     orchestrator: Running,
     stop: watch::Sender<bool>,
+    /// The demo cluster, with `--demo`.
+    demo: Option<LocalCluster>,
+}
+
+/// The architecture name RPM uses for this machine (the demo hosts are
+/// this machine).
+fn rpm_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "aarch64",
+        _ => "x86_64",
+    }
 }
 
 impl Dev {
-    /// Opens the embedded storage under `--data-dir`, binds `--listen` and
-    /// starts the orchestrator's engine.
+    /// Opens the embedded storage under `--data-dir`, binds `--listen`,
+    /// starts the orchestrator's engine and, with `--demo`, the demo
+    /// cluster, registered as `demo`.
     pub async fn bind(args: &DevArgs) -> anyhow::Result<Self> {
         let config = Config::embedded(&args.data_dir)?;
         let store = PackageStore::open(&config)
             .await
             .context("opening the package store")?;
-        if args.demo {
-            for name in crate::demo::seed(&store, args.edition(), &args.sim_arch).await? {
+        if args.demo && !args.demo_no_packages {
+            for name in crate::demo::seed(&store, args.edition(), rpm_arch()).await? {
                 tracing::info!("demo package {name}");
             }
         }
@@ -153,13 +288,19 @@ impl Dev {
             obup_upgrade_orchestrator::Config::embedded(&data_dir, &format!("http://{addr}"))?;
         orchestrator_config.engine = EngineConfig {
             owner: "obup-dev".into(),
-            failures: args.sim_fail.clone(),
             ..EngineConfig::default()
         };
+        // A simulated cluster answers in milliseconds: poll it often.
+        orchestrator_config.driver = DriverConfig::polling_every(100);
         let (stop, stopped) = watch::channel(false);
-        let orchestrator = startup::start(&orchestrator_config, &args.sim(), stopped)
+        let orchestrator = startup::start(&orchestrator_config, stopped)
             .await
             .context("starting the orchestrator")?;
+        let demo = if args.demo {
+            Some(start_demo(args, &data_dir, &orchestrator).await?)
+        } else {
+            None
+        };
         let passwords = obup_gateway::security::Passwords {
             root: args.root_password.clone(),
             agent: args.agent_password.clone(),
@@ -180,7 +321,13 @@ impl Dev {
             config,
             orchestrator,
             stop,
+            demo,
         })
+    }
+
+    /// The demo cluster, when there is one.
+    pub fn demo(&self) -> Option<&LocalCluster> {
+        self.demo.as_ref()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -216,8 +363,58 @@ impl Dev {
         let _ = self.stop.send(true);
         let _ = sweeper.await;
         let _ = self.orchestrator.engine.await;
+        if let Some(demo) = self.demo {
+            demo.stop().await.context("stopping the demo cluster")?;
+        }
         Ok(())
     }
+}
+
+/// Starts the demo cluster (making its Python on first start) and
+/// registers it, replacing an earlier registration of the same name.
+async fn start_demo(
+    args: &DevArgs,
+    data_dir: &std::path::Path,
+    orchestrator: &Running,
+) -> anyhow::Result<LocalCluster> {
+    let python = match &args.demo_python {
+        Some(p) => p.clone(),
+        None => {
+            let dir = data_dir.join("python");
+            if !dir.join(".obup-complete").exists() {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "preparing {} with {} for the upgrade scripts (first start only)",
+                    dir.display(),
+                    obup_local_cluster::python::MYSQL_CONNECTOR
+                );
+            }
+            tokio::task::spawn_blocking(move || obup_local_cluster::python::mysql_connector(&dir))
+                .await?
+                .context("preparing Python for the upgrade scripts")?
+        }
+    };
+    let cluster = LocalCluster::start(args.local(data_dir, python)?)
+        .await
+        .context("starting the demo cluster")?;
+    let registration = obup_upgrade_orchestrator::clusters::Registration {
+        name: DEMO_CLUSTER.into(),
+        sql_endpoints: cluster.sql_endpoints(),
+        sys_user: "root".into(),
+        password: obup_upgrade_orchestrator::clusters::Password::new(args.root_password.clone()),
+        agents: cluster.agents(),
+        ssl_mode: obup_upgrade_orchestrator::clusters::SslMode::Disabled,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    orchestrator
+        .orchestrator
+        .clusters()
+        .register(registration, true, now)
+        .await
+        .context("registering the demo cluster")?;
+    Ok(cluster)
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -259,7 +456,7 @@ fn quickstart(addr: SocketAddr, args: &DevArgs) -> String {
     let sdk_args = format!("\"{}\", \"{}\"", crate::demo::VERSION, crate::demo::RELEASE);
     format!(
         "obup dev listening on http://{addr} (data in {data})\n\
-         simulated {edition} cluster: {zones} zones x {per} server(s), {version}\n\
+         {cluster}\n\
          \n\
          quickstart:\n\
          {upload}\n\
@@ -286,10 +483,18 @@ fn quickstart(addr: SocketAddr, args: &DevArgs) -> String {
             "\"<root password>\""
         },
         data = args.data_dir.display(),
-        edition = args.sim_edition,
-        zones = args.sim_zones,
-        per = args.sim_servers_per_zone,
-        version = args.sim_version,
+        cluster = if args.demo {
+            format!(
+                "demo cluster `{DEMO_CLUSTER}`: {} {} zones x {} server(s) on {}.N, {}",
+                args.demo_edition,
+                args.demo_zones,
+                args.demo_servers_per_zone,
+                args.demo_ip_prefix,
+                args.demo_version
+            )
+        } else {
+            "no demo cluster: register yours with `obup cluster add` (or run with --demo)".into()
+        },
     )
 }
 

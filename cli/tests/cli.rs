@@ -18,7 +18,7 @@ const TARGET: [&str; 4] = [
 #[test]
 fn dev_mode_accepts_uploads_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(&dir.path().join("data"), &[]);
+    let server = DevServer::start(&dir.path().join("data"), &[] as &[&str]);
     let xz = dir.path().join("oceanbase-ce-4.3.5.0-1.el7.x86_64.rpm");
     std::fs::write(&xz, RpmSpec::oceanbase_ce("4.3.5.0", "1.el7").build()).unwrap();
     let zstd = dir
@@ -73,7 +73,7 @@ fn dev_mode_accepts_uploads_from_the_cli() {
 #[test]
 fn bad_uploads_fail_with_the_error_code() {
     let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(&dir.path().join("data"), &[]);
+    let server = DevServer::start(&dir.path().join("data"), &[] as &[&str]);
     let bad = dir.path().join("not-a-package.rpm");
     std::fs::write(&bad, b"hello, this is not an rpm").unwrap();
     let out = server.obup(&["upload", bad.to_str().unwrap()]);
@@ -88,7 +88,7 @@ fn bad_uploads_fail_with_the_error_code() {
 #[test]
 fn an_upload_killed_midway_resumes_when_run_again() {
     let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(&dir.path().join("data"), &[]);
+    let server = DevServer::start(&dir.path().join("data"), &[] as &[&str]);
     // 24 MiB that do not compress, sent at 8 MiB/s: about 3 s.
     let mut noise = vec![0u8; 24 << 20];
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -134,21 +134,20 @@ fn an_upload_killed_midway_resumes_when_run_again() {
 #[test]
 fn an_upgrade_runs_from_the_cli_and_reports_its_outcome() {
     let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(
-        &dir.path().join("data"),
-        &["--demo", "--sim-fail", "Start zone2@1"],
-    );
+    let mut flags = common::demo_flags(&common::random_prefix());
+    flags.extend(["--demo-fail".into(), "start_zone@2".into()]);
+    let server = DevServer::start(&dir.path().join("data"), &flags);
 
     let plan = server.obup(&[&["upgrade", "plan"][..], &TARGET].concat());
     assert!(plan.status.success(), "{}", stderr(&plan));
     let text = stdout(&plan);
     assert!(
-        text.contains("route (1 hop)") && text.contains("(30 stages)"),
+        text.contains("route (1 hop)") && text.contains("(28 stages)"),
         "{text}"
     );
     let json = server.obup(&[&["upgrade", "plan", "--json"][..], &TARGET].concat());
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(json["stages"].as_array().unwrap().len(), 30);
+    assert_eq!(json["stages"].as_array().unwrap().len(), 28);
 
     let check = server.obup(&[&["upgrade", "check", "--watch"][..], &TARGET].concat());
     assert!(check.status.success(), "{}", stderr(&check));

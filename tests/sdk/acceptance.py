@@ -58,7 +58,7 @@ def happy(c, port, rpms):
     dag = c.wait_dag_succeed(dag.generic_id)
     check(dag.is_succeed(), "the rolling upgrade succeeds")
     full = c.get_dag(dag.generic_id)
-    check(len(full.nodes) == 50 and all(n.is_succeed() for n in full.nodes), f"get_dag shows {len(full.nodes)} succeeded stages (two hops)")
+    check(len(full.nodes) == 48 and all(n.is_succeed() for n in full.nodes), f"get_dag shows {len(full.nodes)} succeeded stages (two hops)")
 
 
 def stop_service_retry(c, port, rpms):

@@ -8,6 +8,35 @@ use std::process::{Child, Command, Output, Stdio};
 
 pub const OBUP: &str = env!("CARGO_BIN_EXE_obup");
 
+/// The Python the demo agents run the upgrade scripts with: a virtualenv
+/// with mysql-connector-python, made once per target dir.
+pub fn python() -> std::path::PathBuf {
+    let target = Path::new(OBUP).ancestors().nth(2).unwrap().to_owned();
+    obup_local_cluster::python::mysql_connector(&target.join("obup-venvs/mysql-connector-8.0.33"))
+        .unwrap_or_else(|e| panic!("a Python with mysql-connector-python (pip from PyPI): {e:#}"))
+}
+
+/// Flags for `obup dev` with a demo cluster of its own that reacts at once:
+/// a `127.A.B` drawn at random but kept across restarts of the same test
+/// (the DAG's sub-tasks name their agents by address), agents on obshell's
+/// port there.
+pub fn demo_flags(prefix: &str) -> Vec<String> {
+    vec![
+        "--demo".into(),
+        "--demo-ip-prefix".into(),
+        prefix.into(),
+        "--demo-instant".into(),
+        "--demo-python".into(),
+        python().display().to_string(),
+    ]
+}
+
+/// A random `127.A.B` for [`demo_flags`].
+pub fn random_prefix() -> String {
+    let [a, b, c] = obup_obsim::config::random_prefix();
+    format!("{a}.{b}.{c}")
+}
+
 /// `obup dev` on a free port, killed when dropped.
 pub struct DevServer {
     child: Option<Child>,
@@ -18,7 +47,7 @@ pub struct DevServer {
 
 impl DevServer {
     /// Starts `obup dev` on `data` with extra flags.
-    pub fn start(data: &Path, flags: &[&str]) -> Self {
+    pub fn start(data: &Path, flags: &[impl AsRef<std::ffi::OsStr>]) -> Self {
         let mut child = Command::new(OBUP)
             .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)

@@ -1,5 +1,6 @@
-//! The whole system as `obup dev` wires it (package store, orchestrator and
-//! gateway on one port, embedded storage, a simulated cluster), with typed
+//! The whole system as `obup dev --demo` wires it (package store,
+//! orchestrator and gateway on one port, embedded storage, a demo cluster:
+//! obsim and an agent per simulated host, registered as `demo`), with typed
 //! gRPC clients, a raw HTTP client, and views of what got stored.
 
 #![allow(dead_code)] // each test binary uses a different part
@@ -24,11 +25,24 @@ pub struct App {
     _stop: oneshot::Sender<()>,
 }
 
-/// Starts the system on a free port with `DevArgs::for_data_dir`'s
-/// defaults, changed by `tweak`.
+/// The Python the demo agents run the upgrade scripts with: a virtualenv
+/// with mysql-connector-python, made once per target dir.
+pub fn python() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            let exe = std::env::current_exe().unwrap();
+            exe.ancestors().nth(3).unwrap().to_owned()
+        });
+    obup_local_cluster::python::mysql_connector(&target.join("obup-venvs/mysql-connector-8.0.33"))
+        .unwrap_or_else(|e| panic!("a Python with mysql-connector-python (pip from PyPI): {e:#}"))
+}
+
+/// Starts the system on a free port with `DevArgs::for_tests`'s defaults,
+/// changed by `tweak`.
 pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
     let data = tempfile::tempdir().unwrap();
-    let mut args = DevArgs::for_data_dir(data.path().join("data"));
+    let mut args = DevArgs::for_tests(data.path().join("data"), python());
     std::fs::create_dir_all(&args.data_dir).unwrap();
     tweak(&mut args);
     let dev = Dev::bind(&args).await.unwrap();
@@ -77,9 +91,27 @@ impl App {
             .into_inner()
     }
 
-    pub fn sim_state(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.data.path().join("data/sim/cluster.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
+    /// The demo cluster as the orchestrator reads it from its sys tenant.
+    pub async fn cluster(&mut self) -> opb::ClusterTopology {
+        self.orchestrator
+            .get_cluster(opb::GetClusterRequest {
+                name: obup_cli::dev::DEMO_CLUSTER.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .topology
+            .expect("the demo cluster answers")
+    }
+
+    /// Every demo host's root (`<data>/demo/hosts/<ip>`).
+    pub fn hosts(&self) -> Vec<std::path::PathBuf> {
+        let mut out: Vec<_> = std::fs::read_dir(self.data.path().join("data/demo/hosts"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        out.sort();
+        out
     }
 
     /// Every event of a DAG until the stream ends.
