@@ -14,6 +14,20 @@ const TARGET_RELEASE: &str = "100000202024123117.el7";
 const TARGET_BUILD: &str = "4.3.5.0-100000202024123117";
 
 impl App {
+    /// Starts an upgrade to the target; panics if it is refused.
+    async fn start_upgrade(&mut self, mode: opb::Mode) -> opb::Dag {
+        self.orchestrator
+            .start_upgrade(request(mode))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// Watches a DAG to its end; its final state.
+    async fn outcome(&mut self, dag_id: i64) -> Option<String> {
+        last_dag_state(&self.watch(dag_id, 0).await)
+    }
+
     async fn upload_target(&mut self) {
         self.upload(&RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE))
             .await;
@@ -111,12 +125,7 @@ async fn rolling_upgrade_installs_the_target_on_every_server() {
     );
 
     let pids_before = running_observers(&app);
-    let dag = app
-        .orchestrator
-        .start_upgrade(request(opb::Mode::Rolling))
-        .await
-        .unwrap()
-        .into_inner();
+    let dag = app.start_upgrade(opb::Mode::Rolling).await;
     assert_eq!(dag.max_stage, 28);
     let events = app.watch(dag.id, 0).await;
     assert!(
@@ -185,12 +194,7 @@ async fn rolling_upgrade_installs_the_target_on_every_server() {
 async fn stop_service_upgrade_has_16_stages() {
     let mut app = start(|_| {}).await;
     app.upload_target().await;
-    let dag = app
-        .orchestrator
-        .start_upgrade(request(opb::Mode::StopService))
-        .await
-        .unwrap()
-        .into_inner();
+    let dag = app.start_upgrade(opb::Mode::StopService).await;
     assert_eq!(dag.max_stage, 16);
     assert_eq!(
         dag.name,
@@ -307,12 +311,7 @@ async fn a_failed_upgrade_holds_the_lock_until_retried() {
     // The sys tenant refuses the second START ZONE (zone2's) once.
     let mut app = start(|a| a.demo_fail = vec![fail("start_zone@2")]).await;
     app.upload_target().await;
-    let dag = app
-        .orchestrator
-        .start_upgrade(request(opb::Mode::Rolling))
-        .await
-        .unwrap()
-        .into_inner();
+    let dag = app.start_upgrade(opb::Mode::Rolling).await;
     let events = app.watch(dag.id, 0).await;
     assert_eq!(last_dag_state(&events).as_deref(), Some("FAILED"));
     let failed = app.dag(dag.id).await;
@@ -345,10 +344,7 @@ async fn a_failed_upgrade_holds_the_lock_until_retried() {
         .unwrap()
         .into_inner();
     assert_eq!(check.max_stage, 6);
-    assert_eq!(
-        last_dag_state(&app.watch(check.id, 0).await).as_deref(),
-        Some("SUCCEED")
-    );
+    assert_eq!(app.outcome(check.id).await.as_deref(), Some("SUCCEED"));
 
     // Retry: the injected failure was the first execution only.
     let rollback = app.operate(dag.id, "rollback").await.unwrap_err();
@@ -403,16 +399,8 @@ async fn rollback_and_cancel() {
     let mut app = start(|_| {}).await;
     app.upload_target().await;
     let (object, original) = damage_server_package(&app);
-    let dag = app
-        .orchestrator
-        .start_upgrade(request(opb::Mode::Rolling))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        last_dag_state(&app.watch(dag.id, 0).await).as_deref(),
-        Some("FAILED")
-    );
+    let dag = app.start_upgrade(opb::Mode::Rolling).await;
+    assert_eq!(app.outcome(dag.id).await.as_deref(), Some("FAILED"));
     let failed = app.dag(dag.id).await;
     assert_eq!(
         failed.nodes[failed.stage as usize - 1].name,
@@ -451,10 +439,7 @@ async fn rollback_and_cancel() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
-        last_dag_state(&app.watch(check.id, 0).await).as_deref(),
-        Some("SUCCEED"),
-    );
+    assert_eq!(app.outcome(check.id).await.as_deref(), Some("SUCCEED"),);
 
     let unknown = app.operate(check.id, "explode").await.unwrap_err();
     assert_eq!(code(&unknown), "Task.Dag.Operator.NotSupport");
@@ -484,10 +469,7 @@ async fn pass_skips_a_failed_passable_stage() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
-        last_dag_state(&app.watch(check.id, 0).await).as_deref(),
-        Some("FAILED")
-    );
+    assert_eq!(app.outcome(check.id).await.as_deref(), Some("FAILED"));
     let d = app.dag(check.id).await;
     let node = &d.nodes[d.stage as usize - 1];
     assert_eq!(node.name, "Check the python environment");
@@ -550,12 +532,7 @@ async fn several_hops_repeat_the_block_and_pass_through_the_barrier() {
     assert!(plan.hops[0].require_from_binary);
     assert_eq!(plan.stages.len(), 7 + 2 * 20 + 1);
 
-    let dag = app
-        .orchestrator
-        .start_upgrade(request(opb::Mode::Rolling))
-        .await
-        .unwrap()
-        .into_inner();
+    let dag = app.start_upgrade(opb::Mode::Rolling).await;
     let events = app.watch(dag.id, 0).await;
     assert_eq!(last_dag_state(&events).as_deref(), Some("SUCCEED"));
     // Each hop's reinstall reported the hop's build.
@@ -605,16 +582,8 @@ async fn rolling_upgrade_with_packages_built_by_rpmbuild() {
         let stored = app.upload_bytes(&spec.file_name(), bytes).await;
         assert_eq!(stored.name, spec.name);
     }
-    let dag = app
-        .orchestrator
-        .start_upgrade(request(opb::Mode::Rolling))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        last_dag_state(&app.watch(dag.id, 0).await).as_deref(),
-        Some("SUCCEED")
-    );
+    let dag = app.start_upgrade(opb::Mode::Rolling).await;
+    assert_eq!(app.outcome(dag.id).await.as_deref(), Some("SUCCEED"));
     assert!(installed_builds(&app).iter().all(|b| b == TARGET_BUILD));
     assert_eq!(running_observers(&app).len(), 3);
 }
@@ -630,17 +599,9 @@ async fn business_edition_rolling_is_26_stages() {
             .any(|f| f.path.ends_with("bin/obshell"))
     );
     app.upload(&business).await;
-    let dag = app
-        .orchestrator
-        .start_upgrade(request(opb::Mode::Rolling))
-        .await
-        .unwrap()
-        .into_inner();
+    let dag = app.start_upgrade(opb::Mode::Rolling).await;
     assert_eq!(dag.max_stage, 26);
-    assert_eq!(
-        last_dag_state(&app.watch(dag.id, 0).await).as_deref(),
-        Some("SUCCEED")
-    );
+    assert_eq!(app.outcome(dag.id).await.as_deref(), Some("SUCCEED"));
 }
 
 #[tokio::test]
@@ -648,12 +609,7 @@ async fn cancel_stops_a_running_upgrade_and_pass_node_continues_one() {
     // Slow downloads (1 KiB/s), so the DAG is caught downloading.
     let mut app = start(|a| a.demo_fetch_bytes_per_sec = 1024).await;
     app.upload_target().await;
-    let dag = app
-        .orchestrator
-        .start_upgrade(request(opb::Mode::Rolling))
-        .await
-        .unwrap()
-        .into_inner();
+    let dag = app.start_upgrade(opb::Mode::Rolling).await;
     // Cancel while the prelude runs (its stages can be cancelled).
     let mut stream = app
         .orchestrator
@@ -725,10 +681,7 @@ async fn a_package_damaged_in_storage_is_refused_at_download() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
-        last_dag_state(&app.watch(check.id, 0).await).as_deref(),
-        Some("FAILED")
-    );
+    assert_eq!(app.outcome(check.id).await.as_deref(), Some("FAILED"));
     let d = app.dag(check.id).await;
     let node = &d.nodes[d.stage as usize - 1];
     assert_eq!(node.name, "Download all required packages");
@@ -813,12 +766,7 @@ fn sse_events(body: &str) -> Vec<(i64, String, serde_json::Value)> {
 async fn rest_event_stream_follows_a_dag_and_resumes_after_last_event_id() {
     let mut app = start(|_| {}).await;
     app.upload_target().await;
-    let dag = app
-        .orchestrator
-        .start_upgrade(request(opb::Mode::Rolling))
-        .await
-        .unwrap()
-        .into_inner();
+    let dag = app.start_upgrade(opb::Mode::Rolling).await;
     let grpc = app.watch(dag.id, 0).await;
     assert_eq!(last_dag_state(&grpc).as_deref(), Some("SUCCEED"));
 
