@@ -292,15 +292,21 @@ impl Dev {
         };
         // A simulated cluster answers in milliseconds: poll it often.
         orchestrator_config.driver = DriverConfig::polling_every(100);
+        // The demo cluster before the orchestrator: after a restart, its
+        // engine resumes interrupted sub-tasks at once, and they must find
+        // the sys tenant and the agents answering.
+        let demo = if args.demo {
+            Some(start_demo(args, &data_dir).await?)
+        } else {
+            None
+        };
         let (stop, stopped) = watch::channel(false);
         let orchestrator = startup::start(&orchestrator_config, stopped)
             .await
             .context("starting the orchestrator")?;
-        let demo = if args.demo {
-            Some(start_demo(args, &data_dir, &orchestrator).await?)
-        } else {
-            None
-        };
+        if let Some(cluster) = &demo {
+            register_demo(args, cluster, &orchestrator).await?;
+        }
         let passwords = obup_gateway::security::Passwords {
             root: args.root_password.clone(),
             agent: args.agent_password.clone(),
@@ -372,11 +378,8 @@ impl Dev {
 
 /// Starts the demo cluster (making its Python on first start) and
 /// registers it, replacing an earlier registration of the same name.
-async fn start_demo(
-    args: &DevArgs,
-    data_dir: &std::path::Path,
-    orchestrator: &Running,
-) -> anyhow::Result<LocalCluster> {
+/// Starts the demo cluster: obsim and an agent per simulated host.
+async fn start_demo(args: &DevArgs, data_dir: &std::path::Path) -> anyhow::Result<LocalCluster> {
     let python = match &args.demo_python {
         Some(p) => p.clone(),
         None => {
@@ -394,9 +397,18 @@ async fn start_demo(
                 .context("preparing Python for the upgrade scripts")?
         }
     };
-    let cluster = LocalCluster::start(args.local(data_dir, python)?)
+    LocalCluster::start(args.local(data_dir, python)?)
         .await
-        .context("starting the demo cluster")?;
+        .context("starting the demo cluster")
+}
+
+/// Registers the demo cluster (again: its agents' addresses are the same
+/// across restarts, its SQL endpoints too).
+async fn register_demo(
+    args: &DevArgs,
+    cluster: &LocalCluster,
+    orchestrator: &Running,
+) -> anyhow::Result<()> {
     let registration = obup_upgrade_orchestrator::clusters::Registration {
         name: DEMO_CLUSTER.into(),
         sql_endpoints: cluster.sql_endpoints(),
@@ -414,7 +426,7 @@ async fn start_demo(
         .register(registration, true, now)
         .await
         .context("registering the demo cluster")?;
-    Ok(cluster)
+    Ok(())
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {

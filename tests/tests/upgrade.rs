@@ -181,6 +181,39 @@ async fn rolling_upgrade_installs_the_target_on_every_server() {
         logs.iter().any(|l| l.content.contains(TARGET_BUILD)),
         "{logs:?}"
     );
+    // The package's upgrade scripts ran against the sys tenant and moved it
+    // through upgrade mode, rolling upgrade, the UPGRADE_ALL job and back.
+    let script_logs = |name: &str| {
+        let node = done.nodes.iter().find(|n| n.name == name).unwrap();
+        node.sub_tasks[0].id
+    };
+    for (script, statements) in [
+        (
+            "Execute upgrade pre script",
+            &[
+                "alter system begin upgrade",
+                "alter system begin rolling upgrade",
+                "upgrade pre script done",
+            ][..],
+        ),
+        (
+            "Execute upgrade post script",
+            &[
+                "alter system end rolling upgrade",
+                "alter system run upgrade job 'UPGRADE_ALL'",
+                "alter system end upgrade",
+                "upgrade post script done",
+            ][..],
+        ),
+    ] {
+        let logs = app.logs(script_logs(script)).await;
+        for s in statements {
+            assert!(
+                logs.iter().any(|l| l.content.contains(s)),
+                "{script} did not log {s:?}: {logs:?}"
+            );
+        }
+    }
     // The maintenance lock was released: the cluster is free again.
     let again = app
         .orchestrator
@@ -365,6 +398,59 @@ async fn a_failed_upgrade_holds_the_lock_until_retried() {
             .iter()
             .all(|b| b == TARGET_BUILD)
     );
+}
+
+/// Each statement the sys tenant refuses once fails the stage that sent it,
+/// with the tenant's code in the sub-task's log, and nothing after it runs;
+/// RETRY then finishes the upgrade. The scripts' statements fail the script
+/// (mysql.connector raises, the script exits non-zero), the driver's fail
+/// the driver's stage.
+#[tokio::test]
+async fn each_refused_statement_fails_its_stage_and_retry_finishes() {
+    let table = [
+        ("parameters@1", "Backup parameters"),
+        ("begin_upgrade@1", "Execute upgrade pre script"),
+        ("stop_zone@1", "Stop zone1"),
+        ("end_rolling_upgrade@1", "Execute upgrade post script"),
+        // The pre script's `enable_rebalance = 'False' tenant = 'sys'` is
+        // the first; "Restore parameters" sends the second.
+        ("set_parameter_for_tenant@1", "Execute upgrade pre script"),
+        ("set_parameter_for_tenant@2", "Restore parameters"),
+    ];
+    for (fault, stage) in table {
+        let mut app = start(|a| a.demo_fail = vec![fail(fault)]).await;
+        app.upload_target().await;
+        let dag = app.start_upgrade(opb::Mode::Rolling).await;
+        assert_eq!(
+            app.outcome(dag.id).await.as_deref(),
+            Some("FAILED"),
+            "{fault}"
+        );
+        let failed = app.dag(dag.id).await;
+        let node = &failed.nodes[failed.stage as usize - 1];
+        assert_eq!(node.name, stage, "{fault}");
+        assert!(
+            failed.nodes[failed.stage as usize..]
+                .iter()
+                .all(|n| n.state == "PENDING"),
+            "{fault}: stages after the failed one ran"
+        );
+        let logs = app.logs(node.sub_tasks[0].id).await;
+        assert!(
+            logs.iter().any(|l| l.content.contains("4179")),
+            "{fault}: the sys tenant's code in the log: {logs:?}"
+        );
+        app.operate(dag.id, "retry").await.unwrap();
+        assert_eq!(
+            app.outcome(dag.id).await.as_deref(),
+            Some("SUCCEED"),
+            "{fault}: RETRY after the fault"
+        );
+        assert!(
+            installed_builds(&app).iter().all(|b| b == TARGET_BUILD),
+            "{fault}"
+        );
+    }
 }
 
 /// An obsim fault from `obup dev --demo-fail`'s syntax.

@@ -19,6 +19,31 @@ use tonic::transport::Channel;
 const BIN: &str = env!("CARGO_BIN_EXE_obup-orchestrator");
 const CHECK_DAGS: usize = 20;
 
+/// The secret key both orchestrators of a test share (32 zero bytes).
+const SHARED_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/// Sets `server_permanent_offline_time` on every server, over SQL to the
+/// last zone's server (the first zone is the one being restarted).
+async fn set_offline_time(cluster: &obup_local_cluster::LocalCluster, value: &str) {
+    use sqlx::{Connection, Executor};
+    let ep = *cluster.sim().sql_endpoints().last().unwrap();
+    let options = sqlx::mysql::MySqlConnectOptions::new()
+        .host(&ep.ip().to_string())
+        .port(ep.port())
+        .username("root@sys")
+        .ssl_mode(sqlx::mysql::MySqlSslMode::Disabled)
+        .pipes_as_concat(false)
+        .no_engine_substitution(false)
+        .timezone(None)
+        .set_names(false)
+        .statement_cache_capacity(0);
+    let mut conn = sqlx::MySqlConnection::connect_with(&options).await.unwrap();
+    let sql = format!("ALTER SYSTEM SET server_permanent_offline_time = '{value}'");
+    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
+        .await
+        .unwrap();
+}
+
 /// An orchestrator on `data` (its secret key, shared by every orchestrator
 /// given the same dir) and `database`, polling clusters every 50 ms.
 fn orchestrator(id: &str, data: &Path, database: &str, store: &str, lease: &str) -> ServiceProcess {
@@ -180,13 +205,32 @@ async fn two_orchestrators_share_the_load_and_the_survivor_finishes_a_killed_one
         .await
         .expect("PostgreSQL must be running (see README)");
     let store = common::package_store(&dir.path().join("store")).await;
-    let data = dir.path().join("data");
     let cluster = common::local_cluster(dir.path(), |_| {}).await;
     // A short lease, so that the survivor takes the killed one's sub-tasks
-    // over soon; renewed every second, which the load leaves time for.
-    let a = orchestrator("engine-a", &data, &db.url, &store, "3");
-    let b = orchestrator("engine-b", &data, &db.url, &store, "3");
+    // over soon; renewed every second, which the load leaves time for. They
+    // share no disk: each has a data dir of its own, and the key that opens
+    // the cluster's password comes from the environment.
+    let key = [("OBUP_SECRET_KEY", OsString::from(SHARED_KEY))];
+    let a = orchestrator_with(
+        "engine-a",
+        &dir.path().join("a"),
+        &db.url,
+        &store,
+        "3",
+        &key,
+    );
+    let b = orchestrator_with(
+        "engine-b",
+        &dir.path().join("b"),
+        &db.url,
+        &store,
+        "3",
+        &key,
+    );
     common::register(&a.url, &cluster).await;
+    let offline_time =
+        || cluster.sim().status().parameters["server_permanent_offline_time"].clone();
+    let original = offline_time();
 
     // The upgrade first (it takes the maintenance lock), then 20 checks,
     // half sent to each orchestrator, all at once.
@@ -218,6 +262,11 @@ async fn two_orchestrators_share_the_load_and_the_survivor_finishes_a_killed_one
     })
     .await;
     a.kill();
+    // What an upgrade changes after "Backup parameters" (stage 8): the
+    // survivor's "Restore parameters" must put back what was saved, from the
+    // database; it has no file of A's to read.
+    set_offline_time(&cluster, "72h").await;
+    assert_ne!(offline_time(), original);
     let mut at_kill = HashMap::new();
     for &id in &ids {
         at_kill.extend(sub_tasks(&dag(&b.url, id).await.unwrap()));
@@ -250,6 +299,7 @@ async fn two_orchestrators_share_the_load_and_the_survivor_finishes_a_killed_one
             reran += usize::from(times > 1);
         }
     }
+    assert_eq!(offline_time(), original, "the parameters were not restored");
     eprintln!(
         "{} DAGs succeeded; {reran} sub-tasks resumed after the kill",
         ids.len()

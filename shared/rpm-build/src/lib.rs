@@ -100,6 +100,23 @@ pub fn sample_dep_yaml(from: &str, to: &str) -> String {
     )
 }
 
+/// The project's own upgrade scripts (never copies of OceanBase's): each is
+/// `scripts/common.py` (upstream's command line and connection, the shared
+/// waits) followed by the script's own steps. See `scripts/common.py`.
+mod scripts {
+    pub const COMMON: &str = include_str!("../scripts/common.py");
+    pub const CHECKER: &str = include_str!("../scripts/upgrade_checker.py");
+    pub const PRE: &str = include_str!("../scripts/upgrade_pre.py");
+    pub const HEALTH_CHECKER: &str = include_str!("../scripts/upgrade_health_checker.py");
+    pub const POST: &str = include_str!("../scripts/upgrade_post.py");
+}
+
+/// A package's upgrade script: its version first, as upstream's generated
+/// scripts carry theirs, then the shared part and the script's steps.
+fn upgrade_script(version: &str, body: &str) -> Vec<u8> {
+    format!("VERSION = '{version}'\n{}{body}", scripts::COMMON).into_bytes()
+}
+
 /// Upgrade scripts an OceanBase server package carries in `etc/`.
 pub const UPGRADE_SCRIPTS: [&str; 5] = [
     "upgrade_checker.py",
@@ -150,19 +167,19 @@ impl RpmSpec {
         )
         .file(
             &format!("{OB_HOME}/etc/upgrade_checker.py"),
-            b"print('checker')\n".to_vec(),
+            upgrade_script(version, scripts::CHECKER),
         )
         .file(
             &format!("{OB_HOME}/etc/upgrade_pre.py"),
-            b"print('pre')\n".to_vec(),
+            upgrade_script(version, scripts::PRE),
         )
         .file(
             &format!("{OB_HOME}/etc/upgrade_health_checker.py"),
-            b"print('health')\n".to_vec(),
+            upgrade_script(version, scripts::HEALTH_CHECKER),
         )
         .file(
             &format!("{OB_HOME}/etc/upgrade_post.py"),
-            b"print('post')\n".to_vec(),
+            upgrade_script(version, scripts::POST),
         )
     }
 

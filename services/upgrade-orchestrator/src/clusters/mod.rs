@@ -52,7 +52,18 @@ impl Cluster {
     /// The sys tenant's view joined with the agents' reports.
     pub async fn topology(&self) -> Result<Topology> {
         let view = self.driver.view().await?;
-        topology::join(&view, &self.hosts).await
+        topology::join(&view, &self.hosts, None).await
+    }
+
+    /// The same for a sub-task: agents that cannot be reached (restarting,
+    /// a network blip) are waited for until its deadline.
+    pub async fn topology_until(
+        &self,
+        deadline_ms: i64,
+        log: &dyn crate::tasks::TaskIo,
+    ) -> Result<Topology> {
+        let view = self.driver.view().await?;
+        topology::join(&view, &self.hosts, Some((deadline_ms, log))).await
     }
 }
 
@@ -125,7 +136,7 @@ impl Clusters {
         // Every server must be matched to one of the agents given.
         if !record.agents.is_empty() {
             let hosts = Hosts::new(record.agents.clone(), self.agent_tls.clone());
-            topology::join(&view, &hosts).await?;
+            topology::join(&view, &hosts, None).await?;
         }
         record.password_sealed = self.key.seal(&record.name, &reg.password)?;
         self.repo.save_cluster(&record).await?;

@@ -7,6 +7,7 @@ use obup_ob_sql::ServerRow;
 use super::hosts::Hosts;
 use crate::domain::template::{Edition, ZoneAgents};
 use crate::driver::ClusterView;
+use crate::tasks::TaskIo;
 use crate::{Error, Result};
 
 /// One observer and the agent on its host.
@@ -66,11 +67,19 @@ impl Topology {
 /// Joins the sys tenant's view with the agents' reports: each server is
 /// matched to the agent whose host runs it (same `SVR_IP` and RPC port).
 /// A server without an agent, or an agent that cannot be reached, is
-/// obshell's `Agent.Unavailable`.
-pub async fn join(view: &ClusterView, hosts: &Hosts) -> Result<Topology> {
+/// obshell's `Agent.Unavailable`; with `wait` (a sub-task's deadline and
+/// log), an agent that cannot be reached is waited for until the deadline.
+pub async fn join(
+    view: &ClusterView,
+    hosts: &Hosts,
+    wait: Option<(i64, &dyn TaskIo)>,
+) -> Result<Topology> {
     let mut reports = Vec::new();
     for agent in hosts.agents() {
-        let facts = hosts.facts(agent).await?;
+        let facts = match wait {
+            Some((deadline_ms, log)) => hosts.facts_until(agent, deadline_ms, log).await?,
+            None => hosts.facts(agent).await?,
+        };
         reports.push((agent.clone(), facts));
     }
     let mut servers = Vec::new();

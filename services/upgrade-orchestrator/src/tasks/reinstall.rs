@@ -18,7 +18,10 @@ use crate::{Error, Result};
 pub(super) async fn run(ctx: &TaskContext) -> Result<TaskOutput> {
     let agent = ctx.my_agent()?;
     let (i, hop) = ctx.hop()?;
-    let topology = ctx.cluster.topology().await?;
+    let topology = ctx
+        .cluster
+        .topology_until(ctx.deadline_ms, ctx.log.as_ref())
+        .await?;
     let server = topology
         .server(agent)
         .ok_or_else(|| Error::Cluster(format!("no server of the cluster runs on agent {agent}")))?

@@ -28,7 +28,10 @@ pub(super) async fn run(ctx: &TaskContext, script: Script) -> Result<()> {
         Script::ZoneHealthChecker => Some(ctx.zone()?.to_owned()),
         Script::Checker | Script::Pre | Script::HealthChecker | Script::Post => None,
     };
-    let topology = ctx.cluster.topology().await?;
+    let topology = ctx
+        .cluster
+        .topology_until(ctx.deadline_ms, ctx.log.as_ref())
+        .await?;
     let server = target(&topology.servers, zone.as_deref()).ok_or_else(|| Error::Precheck {
         code: "OB.Server.Unavailable",
         message: "no observer of the cluster is serving to run the script against".into(),
