@@ -39,7 +39,16 @@ pub struct LocalConfig {
 #[derive(Debug)]
 pub struct LocalCluster {
     sim: obup_obsim::Handle,
-    agents: Vec<AgentHandle>,
+    agents: Vec<LocalAgent>,
+}
+
+/// One simulated host's agent: its configuration (to start it again on the
+/// same address and journal) and, while it runs, its handle.
+#[derive(Debug)]
+struct LocalAgent {
+    config: obup_agent::Config,
+    addr: SocketAddr,
+    running: Option<AgentHandle>,
 }
 
 impl LocalCluster {
@@ -61,14 +70,15 @@ impl LocalCluster {
             c.rpc_port = sim.config().rpc_port;
             c.python = config.python.clone();
             c.fetch_bytes_per_sec = config.fetch_bytes_per_sec;
-            let listener = tokio::net::TcpListener::bind(&c.listen)
-                .await
-                .with_context(|| format!("the agent of {ip} cannot listen on {}", c.listen))?;
-            let agent = Agent::with_listener(&c, listener)
-                .await
-                .with_context(|| format!("starting the agent of {ip}"))?
-                .spawn();
-            agents.push(agent);
+            let agent = serve(&c).await?;
+            // Later starts bind the port the first one got.
+            let addr = agent.addr();
+            c.listen = addr.to_string();
+            agents.push(LocalAgent {
+                config: c,
+                addr,
+                running: Some(agent),
+            });
         }
         Ok(Self { sim, agents })
     }
@@ -84,7 +94,27 @@ impl LocalCluster {
 
     /// `host:port` of every agent, in the order of the servers.
     pub fn agents(&self) -> Vec<String> {
-        self.agents.iter().map(|a| a.addr().to_string()).collect()
+        self.agents.iter().map(|a| a.addr.to_string()).collect()
+    }
+
+    /// Stops the agent of server `i` as a host's agent stops: its running
+    /// operations stay running in its journal, to be found interrupted at
+    /// its next start. Its address refuses connections until then.
+    pub async fn stop_agent(&mut self, i: usize) -> anyhow::Result<()> {
+        if let Some(agent) = self.agents[i].running.take() {
+            agent.stop().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the agent of server `i` again, on the same address, root and
+    /// journal.
+    pub async fn start_agent(&mut self, i: usize) -> anyhow::Result<()> {
+        let agent = &mut self.agents[i];
+        if agent.running.is_none() {
+            agent.running = Some(serve(&agent.config).await?);
+        }
+        Ok(())
     }
 
     /// The simulator, for tests: status, transcript, faults.
@@ -95,9 +125,20 @@ impl LocalCluster {
     /// Stops the agents (their operations stay in their journals) and
     /// obsim (which kills the observers it watches).
     pub async fn stop(self) -> anyhow::Result<()> {
-        for a in self.agents {
+        for a in self.agents.into_iter().filter_map(|a| a.running) {
             a.stop().await?;
         }
         self.sim.stop().await
     }
+}
+
+/// Starts an agent on `c.listen`.
+async fn serve(c: &obup_agent::Config) -> anyhow::Result<AgentHandle> {
+    let listener = tokio::net::TcpListener::bind(&c.listen)
+        .await
+        .with_context(|| format!("the agent of {} cannot listen on {}", c.svr_ip, c.listen))?;
+    Ok(Agent::with_listener(c, listener)
+        .await
+        .with_context(|| format!("starting the agent of {}", c.svr_ip))?
+        .spawn())
 }

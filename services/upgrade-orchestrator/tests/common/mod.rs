@@ -65,6 +65,16 @@ pub async fn local_cluster(
     dir: &std::path::Path,
     tweak: impl FnOnce(&mut obup_obsim::Config),
 ) -> obup_local_cluster::LocalCluster {
+    local_cluster_with(dir, tweak, 0).await
+}
+
+/// [`local_cluster`] whose agents download at most `fetch_bytes_per_sec`
+/// (0: no limit), to catch a download in flight.
+pub async fn local_cluster_with(
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut obup_obsim::Config),
+    fetch_bytes_per_sec: u64,
+) -> obup_local_cluster::LocalCluster {
     // The agents' and obsim's warnings go to stderr, uncaptured: when a
     // test fails they are what explains it.
     obup_kit::telemetry::init("warn");
@@ -75,7 +85,7 @@ pub async fn local_cluster(
         agents_dir: dir.join("agents"),
         agent_port: 0,
         python: Some(python()),
-        fetch_bytes_per_sec: 0,
+        fetch_bytes_per_sec,
     })
     .await
     .unwrap()
