@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use obup_local_cluster::{LocalCluster, LocalConfig};
 use obup_package_store::{Config, PackageStore};
+use obup_upgrade_orchestrator::AgentTlsFiles;
 use obup_upgrade_orchestrator::domain::template::Edition;
 use obup_upgrade_orchestrator::driver::DriverConfig;
 use obup_upgrade_orchestrator::engine::EngineConfig;
@@ -237,6 +238,7 @@ impl DevArgs {
             agent_port: self.demo_agent_port,
             python: Some(python),
             fetch_bytes_per_sec: self.demo_fetch_bytes_per_sec,
+            tls_dir: Some(data_dir.join("demo/pki")),
         })
     }
 }
@@ -300,6 +302,14 @@ impl Dev {
         } else {
             None
         };
+        // The orchestrator reaches the demo agents over mutual TLS.
+        if let Some(files) = demo.as_ref().and_then(LocalCluster::tls) {
+            orchestrator_config.agent_tls = Some(AgentTlsFiles {
+                ca: files.ca_cert.clone(),
+                cert: files.client_cert.clone(),
+                key: files.client_key.clone(),
+            });
+        }
         let (stop, stopped) = watch::channel(false);
         let orchestrator = startup::start(&orchestrator_config, stopped)
             .await

@@ -897,3 +897,49 @@ async fn rest_event_stream_follows_a_dag_and_resumes_after_last_event_id() {
     assert_eq!(status, 400);
     assert_eq!(json["error"]["errCode"], "Request.Header.Param.Illegal");
 }
+
+/// `obup dev --demo`'s agents take mutual TLS only: the orchestrator's
+/// client certificate from the demo's CA is accepted; plaintext and a
+/// certificate from another CA are refused before any operation.
+#[tokio::test]
+async fn the_demo_agents_take_mutual_tls_only() {
+    use obup_agent::AgentClient;
+    use obup_kit::tls::{DevCa, KeyPairPem, client_config, read_pem};
+    let app = start(|_| {}).await;
+    let files = app.agent_tls.clone().expect("the demo agents use TLS");
+    let ca = read_pem(&files.ca_cert).unwrap();
+    let agent = &app.agents[0];
+
+    let ours = KeyPairPem::read(&files.client_cert, &files.client_key).unwrap();
+    let tls = client_config(&ca, Some(&ours), None).unwrap();
+    let mut client = AgentClient::connect(&format!("https://{agent}"), Some(tls))
+        .await
+        .unwrap();
+    let facts = client
+        .facts()
+        .await
+        .expect("the orchestrator's certificate");
+    assert_eq!(facts.observer.svr_ip, agent.rsplit_once(':').unwrap().0);
+
+    let plaintext = async {
+        AgentClient::connect(&format!("http://{agent}"), None)
+            .await?
+            .facts()
+            .await
+    };
+    assert!(plaintext.await.is_err(), "plaintext was served");
+
+    let stranger = DevCa::generate("another CA").unwrap();
+    let theirs = stranger.client("intruder").unwrap();
+    let tls = client_config(&ca, Some(&theirs), None).unwrap();
+    let foreign = async {
+        AgentClient::connect(&format!("https://{agent}"), Some(tls))
+            .await?
+            .facts()
+            .await
+    };
+    assert!(
+        foreign.await.is_err(),
+        "a certificate of another CA was taken"
+    );
+}

@@ -159,6 +159,7 @@ impl Env {
             agent_port: 0,
             python: Some(python.to_owned()),
             fetch_bytes_per_sec: 0,
+            tls_dir: None,
         })
         .await?;
         let mut config = obup_upgrade_orchestrator::Config::embedded(&dir.join("data"), store_url)?;

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use obup_agent::{Agent, AgentHandle};
+use obup_kit::tls::DevPkiFiles;
 use obup_obsim::Simulator;
 
 /// How to start a local cluster.
@@ -33,6 +34,11 @@ pub struct LocalConfig {
     pub python: Option<PathBuf>,
     /// Each agent's download rate limit (0: none).
     pub fetch_bytes_per_sec: u64,
+    /// Mutual TLS between the orchestrator and the agents: a CA, one server
+    /// certificate for every agent's address and the orchestrator's client
+    /// certificate are made under `<tls_dir>/<127.A.B>` (kept across
+    /// restarts). `None`: plaintext.
+    pub tls_dir: Option<PathBuf>,
 }
 
 /// obsim and its agents, running.
@@ -40,6 +46,7 @@ pub struct LocalConfig {
 pub struct LocalCluster {
     sim: obup_obsim::Handle,
     agents: Vec<LocalAgent>,
+    pki: Option<DevPkiFiles>,
 }
 
 /// One simulated host's agent: its configuration (to start it again on the
@@ -61,6 +68,10 @@ impl LocalCluster {
         let mut agents = Vec::new();
         let endpoints = sim.sql_endpoints();
         let roots = sim.host_roots();
+        let pki = match &config.tls_dir {
+            Some(dir) => Some(pki(dir, &endpoints)?),
+            None => None,
+        };
         for (endpoint, root) in endpoints.iter().zip(roots) {
             let ip = endpoint.ip().to_string();
             let mut c = obup_agent::Config::local(root, config.agents_dir.join(&ip));
@@ -70,6 +81,12 @@ impl LocalCluster {
             c.rpc_port = sim.config().rpc_port;
             c.python = config.python.clone();
             c.fetch_bytes_per_sec = config.fetch_bytes_per_sec;
+            if let Some(files) = &pki {
+                c.tls_cert = Some(files.server_cert.clone());
+                c.tls_key = Some(files.server_key.clone());
+                c.tls_client_ca = Some(files.ca_cert.clone());
+                c.plaintext = false;
+            }
             let agent = serve(&c).await?;
             // Later starts bind the port the first one got.
             let addr = agent.addr();
@@ -80,7 +97,7 @@ impl LocalCluster {
                 running: Some(agent),
             });
         }
-        Ok(Self { sim, agents })
+        Ok(Self { sim, agents, pki })
     }
 
     /// `host:port` of every server's SQL port, zones in order.
@@ -117,6 +134,12 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// The files of the agents' mutual TLS, when it is on: the CA the
+    /// orchestrator trusts and its client certificate and key.
+    pub fn tls(&self) -> Option<&DevPkiFiles> {
+        self.pki.as_ref()
+    }
+
     /// The simulator, for tests: status, transcript, faults.
     pub fn sim(&self) -> &obup_obsim::Handle {
         &self.sim
@@ -130,6 +153,20 @@ impl LocalCluster {
         }
         self.sim.stop().await
     }
+}
+
+/// The demo PKI for agents on `endpoints`' addresses, under a directory of
+/// their `127.A.B` (a different prefix gets certificates of its own).
+fn pki(dir: &std::path::Path, endpoints: &[SocketAddr]) -> anyhow::Result<DevPkiFiles> {
+    let mut names: Vec<String> = endpoints.iter().map(|e| e.ip().to_string()).collect();
+    let prefix = names
+        .first()
+        .and_then(|ip| ip.rsplit_once('.'))
+        .map(|(p, _)| p.to_owned())
+        .unwrap_or_default();
+    names.push("localhost".into());
+    obup_kit::tls::write_dev_pki(&dir.join(prefix), &names)
+        .context("making the demo agents' certificates")
 }
 
 /// Starts an agent on `c.listen`.

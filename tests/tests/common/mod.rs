@@ -22,6 +22,11 @@ pub struct App {
     pub store: PackageStoreClient<Channel>,
     /// Holds `data/`, the server's data dir.
     pub data: tempfile::TempDir,
+    /// `host:port` of the demo cluster's agents.
+    pub agents: Vec<String>,
+    /// The agents' mutual-TLS files (CA, the orchestrator's client
+    /// certificate).
+    pub agent_tls: Option<obup_kit::tls::DevPkiFiles>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -47,6 +52,9 @@ pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
     tweak(&mut args);
     let dev = Dev::bind(&args).await.unwrap();
     let url = format!("http://{}", dev.local_addr());
+    let demo = dev.demo().expect("DevArgs::for_tests runs a demo cluster");
+    let agents = demo.agents();
+    let agent_tls = demo.tls().cloned();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(dev.serve(async {
         let _ = stopped.await;
@@ -61,6 +69,8 @@ pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
         orchestrator: UpgradeOrchestratorClient::new(channel.clone()),
         store: PackageStoreClient::new(channel),
         data,
+        agents,
+        agent_tls,
         _stop: stop,
     }
 }

@@ -86,6 +86,7 @@ pub async fn local_cluster_with(
         agent_port: 0,
         python: Some(python()),
         fetch_bytes_per_sec,
+        tls_dir: None,
     })
     .await
     .unwrap()
