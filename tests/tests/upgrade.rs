@@ -943,3 +943,89 @@ async fn the_demo_agents_take_mutual_tls_only() {
         "a certificate of another CA was taken"
     );
 }
+
+/// With a root password, an upgrade never puts it where another user of the
+/// host could read it: in no process's argv while the scripts run (sampled
+/// from `/proc`), in no sub-task log line, in no file under the data dir
+/// but the simulated cluster's own state.
+#[tokio::test]
+async fn the_root_password_is_in_no_argv_no_log_and_no_file() {
+    const PASSWORD: &str = "Pw-7f3c9e!x";
+    let mut app = start(|a| {
+        a.root_password = PASSWORD.into();
+        // The pre script waits on the tenant a little: long enough to be
+        // seen running.
+        a.demo_delay = vec![obup_cli::dev::parse_delay("begin upgrade=300").unwrap()];
+    })
+    .await;
+    app.upload_target().await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let (mut leaks, mut scripts_seen) = (Vec::new(), 0usize);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                        continue;
+                    };
+                    let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    if text.contains(PASSWORD) {
+                        leaks.push(text.replace(PASSWORD, "<password>"));
+                    }
+                    // The agent's script bootstrap (`python -u -c ...runpy...`).
+                    scripts_seen += usize::from(text.contains("runpy.run_path"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            (leaks, scripts_seen)
+        }
+    });
+    let dag = app.start_upgrade(opb::Mode::Rolling).await;
+    assert_eq!(app.outcome(dag.id).await.as_deref(), Some("SUCCEED"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (leaks, scripts_seen) = sampler.join().unwrap();
+    assert!(scripts_seen > 0, "no upgrade script was seen running");
+    assert!(leaks.is_empty(), "the password in argv: {leaks:?}");
+
+    let done = app.dag(dag.id).await;
+    for task in done.nodes.iter().flat_map(|n| &n.sub_tasks) {
+        for line in app.logs(task.id).await {
+            assert!(
+                !line.content.contains(PASSWORD),
+                "{}: {}",
+                task.name,
+                line.content
+            );
+        }
+    }
+    // Every file obup wrote: databases (the cluster's password is stored
+    // sealed), agent journals, the hosts' files. obsim's own state holds the
+    // simulated cluster's password, as the cluster itself does.
+    let root = app.data.path().join("data");
+    let obsim_state = [root.join("demo/state.json"), root.join("demo/obsim.json")];
+    let mut files = vec![root.clone()];
+    let mut scanned = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        } else if path.is_file() && !obsim_state.contains(&path) {
+            let bytes = std::fs::read(&path).unwrap();
+            scanned += 1;
+            assert!(
+                !bytes
+                    .windows(PASSWORD.len())
+                    .any(|w| w == PASSWORD.as_bytes()),
+                "the password in {}",
+                path.display()
+            );
+        }
+    }
+    assert!(scanned > 10, "{scanned} files");
+}
