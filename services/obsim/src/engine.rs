@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch};
 use crate::config::Config;
 use crate::faults::{Decision, Faults};
 use crate::sql::handlers::columns;
+use crate::sql::matcher::Matched;
 use crate::sql::normalize::normalize;
 use crate::sql::{Answer, Matcher, OutColumn, Query, ResultSet, Session, SqlError};
 use crate::state::{Cluster, Ms, Op, Refusal};
@@ -158,7 +159,9 @@ impl Core {
     /// here), then the pattern table, then the transcript.
     pub async fn execute(&self, session: &mut Session, text: &str) -> Executed {
         let norm = normalize(text);
-        let id = self.matcher.find(&norm).map(|m| m.def.id);
+        // Matched once: the pattern table is the costliest part of a query.
+        let found = self.matcher.find(&norm);
+        let id = found.as_ref().map(|m| m.def.id);
         let decision: Decision = self.lock().faults.check(id, &norm);
         if decision.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(decision.delay_ms)).await;
@@ -170,7 +173,7 @@ impl Core {
         }
         let (result, unsupported) = match decision.fail {
             Some(e) => (Err(e), false),
-            None => self.answer(&mut inner, session, &norm, text, now),
+            None => self.answer(&mut inner, session, found, text, now),
         };
         let server = inner
             .cluster
@@ -207,11 +210,11 @@ impl Core {
         &self,
         inner: &mut Inner,
         session: &mut Session,
-        norm: &str,
+        found: Option<Matched<'_>>,
         raw: &str,
         now: Ms,
     ) -> (Result<Reply, SqlError>, bool) {
-        let Some(m) = self.matcher.find(norm) else {
+        let Some(m) = found else {
             let (e, unsupported) = self.matcher.refuse(raw, self.config.sqlx_refusal);
             return (Err(e), unsupported);
         };
