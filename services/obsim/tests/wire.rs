@@ -236,7 +236,9 @@ async fn an_injected_fault_fails_the_statement_and_shows_in_status() {
 
 #[tokio::test]
 async fn a_killed_observer_closes_its_port_at_once_and_turns_inactive_after_the_lease() {
-    let lease = Duration::from_millis(1500);
+    // Long enough that a loaded machine still sees the port close well
+    // inside it.
+    let lease = Duration::from_millis(4000);
     let (sim, _dir) = start(|c| c.timing.lease_ms = lease.as_millis() as i64).await;
     let server = sim.status().servers[0].clone();
     let pid = server.pid.expect("the observer runs");
@@ -256,7 +258,7 @@ async fn a_killed_observer_closes_its_port_at_once_and_turns_inactive_after_the_
             break;
         }
         assert!(
-            killed.elapsed() < lease / 2,
+            killed.elapsed() < Duration::from_millis(1500),
             "the SQL port stayed open {:?} after the kill",
             killed.elapsed()
         );
