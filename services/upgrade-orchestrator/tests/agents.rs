@@ -8,9 +8,6 @@ mod common;
 use std::time::Duration;
 
 use obup_upgrade_orchestrator::domain::state::State;
-use obup_upgrade_orchestrator::plan::UpgradeRequest;
-use obup_upgrade_orchestrator::startup;
-use tokio::sync::watch;
 
 #[tokio::test]
 async fn an_agent_gone_for_ten_seconds_mid_download_costs_no_rerun() {
@@ -18,21 +15,12 @@ async fn an_agent_gone_for_ten_seconds_mid_download_costs_no_rerun() {
     let store = common::package_store(&dir.path().join("store")).await;
     // 1 KB/s: the server package (~4 KB) takes seconds to download.
     let mut cluster = common::local_cluster_with(dir.path(), |_| {}, 1024).await;
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("dags.db").display());
-    let config = common::config(&dir.path().join("data"), &url, &store, "engine");
-    let (_stop, stopped) = watch::channel(false);
-    let running = startup::start(&config, stopped).await.unwrap();
-    common::register_with(&running.orchestrator, &cluster).await;
-    let request = UpgradeRequest {
-        version: "4.3.5.0".into(),
-        release: "100000202024123117.el7".into(),
-        mode: None,
-        upgrade_dir: String::new(),
-        freeze_server: false,
-        package_ids: vec![],
-        cluster: String::new(),
-    };
-    let dag = running.orchestrator.check(&request).await.unwrap();
+    let (running, _stop) = common::in_process(dir.path(), &store, &cluster, |_| {}).await;
+    let dag = running
+        .orchestrator
+        .check(&common::target(None))
+        .await
+        .unwrap();
     let agent = cluster.agents()[1].clone();
 
     // The download on the second host is running: its agent goes away.

@@ -11,9 +11,6 @@ use std::time::Duration;
 
 use obup_upgrade_orchestrator::domain::state::State;
 use obup_upgrade_orchestrator::domain::template::Mode;
-use obup_upgrade_orchestrator::plan::UpgradeRequest;
-use obup_upgrade_orchestrator::startup;
-use tokio::sync::watch;
 
 #[tokio::test]
 async fn obup_waits_for_the_new_process_where_obshells_check_passes_too_early() {
@@ -25,22 +22,13 @@ async fn obup_waits_for_the_new_process_where_obshells_check_passes_too_early() 
         c.timing.start_service_ms = 500;
     })
     .await;
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("dags.db").display());
-    let config = common::config(&dir.path().join("data"), &url, &store, "engine");
-    let (_stop, stopped) = watch::channel(false);
-    let running = startup::start(&config, stopped).await.unwrap();
-    common::register_with(&running.orchestrator, &cluster).await;
+    let (running, _stop) = common::in_process(dir.path(), &store, &cluster, |_| {}).await;
 
-    let request = UpgradeRequest {
-        version: "4.3.5.0".into(),
-        release: "100000202024123117.el7".into(),
-        mode: Some(Mode::Rolling),
-        upgrade_dir: String::new(),
-        freeze_server: false,
-        package_ids: vec![],
-        cluster: String::new(),
-    };
-    let dag = running.orchestrator.start(&request).await.unwrap();
+    let dag = running
+        .orchestrator
+        .start(&common::target(Some(Mode::Rolling)))
+        .await
+        .unwrap();
     // What the sys tenant says while the upgrade runs, every 10 ms: a
     // sample with the server's observer not serving while DBA_OB_SERVERS
     // says ACTIVE is a moment obshell's check would pass.

@@ -7,9 +7,6 @@ use std::time::Duration;
 use obup_obsim::{FaultAction, FaultSpec};
 use obup_upgrade_orchestrator::domain::state::State;
 use obup_upgrade_orchestrator::domain::template::Mode;
-use obup_upgrade_orchestrator::plan::UpgradeRequest;
-use obup_upgrade_orchestrator::startup;
-use tokio::sync::watch;
 
 #[tokio::test]
 async fn a_slow_sub_task_times_out() {
@@ -23,22 +20,15 @@ async fn a_slow_sub_task_times_out() {
         })
     })
     .await;
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("dags.db").display());
-    let mut config = common::config(&dir.path().join("data"), &url, &store, "engine");
-    config.engine.task_timeout = Duration::from_secs(1);
-    let (_stop, stopped) = watch::channel(false);
-    let running = startup::start(&config, stopped).await.unwrap();
-    common::register_with(&running.orchestrator, &cluster).await;
-    let request = UpgradeRequest {
-        version: "4.3.5.0".into(),
-        release: "100000202024123117.el7".into(),
-        mode: Some(Mode::Rolling),
-        upgrade_dir: String::new(),
-        freeze_server: false,
-        package_ids: vec![],
-        cluster: String::new(),
-    };
-    let dag = running.orchestrator.start(&request).await.unwrap();
+    let (running, _stop) = common::in_process(dir.path(), &store, &cluster, |c| {
+        c.engine.task_timeout = Duration::from_secs(1)
+    })
+    .await;
+    let dag = running
+        .orchestrator
+        .start(&common::target(Some(Mode::Rolling)))
+        .await
+        .unwrap();
     let mut events = running.orchestrator.watch(dag.id, 0, false).await.unwrap();
     while events.recv().await.is_some() {}
     let failed = running.orchestrator.get(dag.id).await.unwrap();

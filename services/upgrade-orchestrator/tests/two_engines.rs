@@ -8,7 +8,6 @@ use std::time::Duration;
 use obup_test_support::TestDb;
 use obup_upgrade_orchestrator::domain::state::State;
 use obup_upgrade_orchestrator::domain::template::Mode;
-use obup_upgrade_orchestrator::plan::UpgradeRequest;
 use obup_upgrade_orchestrator::startup;
 use tokio::sync::watch;
 
@@ -36,16 +35,11 @@ async fn the_survivor_finishes_the_dag_of_a_dead_engine() {
         .unwrap();
     common::register_with(&a.orchestrator, &cluster).await;
 
-    let request = UpgradeRequest {
-        version: "4.3.5.0".into(),
-        release: "100000202024123117.el7".into(),
-        mode: Some(Mode::Rolling),
-        upgrade_dir: String::new(),
-        freeze_server: false,
-        package_ids: vec![],
-        cluster: String::new(),
-    };
-    let dag = a.orchestrator.start(&request).await.unwrap();
+    let dag = a
+        .orchestrator
+        .start(&common::target(Some(Mode::Rolling)))
+        .await
+        .unwrap();
     let repo_b = b.orchestrator.engine().repo().clone();
 
     // Both engines work; kill engine A once the DAG is in the per-zone

@@ -149,3 +149,42 @@ pub fn config(
     c.driver = obup_upgrade_orchestrator::driver::DriverConfig::polling_every(50);
     c
 }
+
+/// The upgrade the tests ask for: to the 4.3.5.0 that [`package_store`]
+/// holds; `mode: None` for a check DAG.
+pub fn target(
+    mode: Option<obup_upgrade_orchestrator::domain::template::Mode>,
+) -> obup_upgrade_orchestrator::plan::UpgradeRequest {
+    obup_upgrade_orchestrator::plan::UpgradeRequest {
+        version: "4.3.5.0".into(),
+        release: "100000202024123117.el7".into(),
+        mode,
+        upgrade_dir: String::new(),
+        freeze_server: false,
+        package_ids: vec![],
+        cluster: String::new(),
+    }
+}
+
+/// An orchestrator in this process on a SQLite file under `dir` and the
+/// package store at `store`, its config changed by `tweak`, with `cluster`
+/// registered. It runs until the returned sender sends or is dropped.
+pub async fn in_process(
+    dir: &std::path::Path,
+    store: &str,
+    cluster: &obup_local_cluster::LocalCluster,
+    tweak: impl FnOnce(&mut obup_upgrade_orchestrator::Config),
+) -> (
+    obup_upgrade_orchestrator::startup::Running,
+    tokio::sync::watch::Sender<bool>,
+) {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("dags.db").display());
+    let mut config = config(&dir.join("data"), &url, store, "engine");
+    tweak(&mut config);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = obup_upgrade_orchestrator::startup::start(&config, stopped)
+        .await
+        .unwrap();
+    register_with(&running.orchestrator, cluster).await;
+    (running, stop)
+}
