@@ -11,8 +11,7 @@ pub const OBUP: &str = env!("CARGO_BIN_EXE_obup");
 /// The Python the demo agents run the upgrade scripts with: a virtualenv
 /// with mysql-connector-python, made once per target dir.
 pub fn python() -> std::path::PathBuf {
-    let target = Path::new(OBUP).ancestors().nth(2).unwrap().to_owned();
-    obup_local_cluster::python::mysql_connector(&target.join("obup-venvs/mysql-connector-8.0.33"))
+    obup_local_cluster::python::for_tests()
         .unwrap_or_else(|e| panic!("a Python with mysql-connector-python (pip from PyPI): {e:#}"))
 }
 

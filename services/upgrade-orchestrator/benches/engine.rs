@@ -123,17 +123,7 @@ fn request() -> UpgradeRequest {
 /// A Python with mysql-connector-python for the scripts, made once per
 /// target dir.
 fn python() -> anyhow::Result<std::path::PathBuf> {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .or_else(|_| {
-            std::env::current_exe().map(|e| {
-                e.ancestors()
-                    .nth(3)
-                    .expect("<target>/<profile>/deps")
-                    .to_owned()
-            })
-        })?;
-    obup_local_cluster::python::mysql_connector(&target.join("obup-venvs/mysql-connector-8.0.33"))
+    obup_local_cluster::python::for_tests()
 }
 
 /// A fresh orchestrator (SQLite) and simulated cluster reacting at once.

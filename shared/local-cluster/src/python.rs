@@ -60,3 +60,18 @@ pub fn venv(dir: &Path, requirements: &[&str]) -> anyhow::Result<PathBuf> {
 pub fn mysql_connector(dir: &Path) -> anyhow::Result<PathBuf> {
     venv(dir, &[MYSQL_CONNECTOR])
 }
+
+/// The virtualenv with [`MYSQL_CONNECTOR`] that tests and benchmarks share,
+/// made once per Cargo target dir: `$CARGO_TARGET_DIR`, else the one
+/// holding the running test or bench binary (`<target>/<profile>/deps/`).
+pub fn for_tests() -> anyhow::Result<PathBuf> {
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_exe()?
+            .ancestors()
+            .nth(3)
+            .context("a test binary lives in <target>/<profile>/deps")?
+            .to_owned(),
+    };
+    mysql_connector(&target.join("obup-venvs/mysql-connector-8.0.33"))
+}

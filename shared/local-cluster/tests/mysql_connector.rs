@@ -66,13 +66,8 @@ fn field_type(ty: SqlType) -> &'static str {
 #[tokio::test]
 async fn every_catalogue_statement_answers_mysql_connector_in_every_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| dir.path().to_owned());
-    let python = obup_local_cluster::python::mysql_connector(
-        &target.join("obup-venvs/mysql-connector-8.0.33"),
-    )
-    .expect("a Python with mysql-connector-python (pip from PyPI)");
+    let python = obup_local_cluster::python::for_tests()
+        .expect("a Python with mysql-connector-python (pip from PyPI)");
     let sim = Simulator::start(Config::for_tests(dir.path().join("obsim")))
         .await
         .unwrap();

@@ -48,13 +48,7 @@ pub async fn package_store(dir: &std::path::Path) -> String {
 /// The Python the agents run the upgrade scripts with: a virtualenv with
 /// mysql-connector-python, made once per target dir.
 pub fn python() -> std::path::PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            let exe = std::env::current_exe().unwrap();
-            exe.ancestors().nth(3).unwrap().to_owned()
-        });
-    obup_local_cluster::python::mysql_connector(&target.join("obup-venvs/mysql-connector-8.0.33"))
+    obup_local_cluster::python::for_tests()
         .unwrap_or_else(|e| panic!("a Python with mysql-connector-python (pip from PyPI): {e:#}"))
 }
 
