@@ -26,6 +26,10 @@ pub fn now_ms() -> Ms {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+fn index(id: i64) -> usize {
+    usize::try_from(id - 1).unwrap_or(0)
+}
+
 /// What a statement gets.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -56,8 +60,13 @@ pub struct Core {
     pub(crate) inner: Mutex<Inner>,
     /// Woken after every change of the state (persister, timer loop).
     pub changed: Notify,
-    /// Per server (index = id - 1): whether its SQL port is open.
+    /// Per server (index = id - 1): whether its SQL port should be open
+    /// (the state says it serves).
     serving: Vec<watch::Sender<bool>>,
+    /// Per server: whether its SQL port is open now (set by its listener
+    /// task). Lags `serving` by a bind; `Handle` waits on it so that a
+    /// caller never connects in between.
+    open: Vec<watch::Sender<bool>>,
     next_conn: AtomicU32,
 }
 
@@ -67,6 +76,11 @@ impl Core {
             .servers
             .iter()
             .map(|s| watch::Sender::new(s.serving()))
+            .collect();
+        let open = cluster
+            .servers
+            .iter()
+            .map(|_| watch::Sender::new(false))
             .collect();
         Self {
             matcher: Matcher::new(),
@@ -78,6 +92,7 @@ impl Core {
             config,
             changed: Notify::new(),
             serving,
+            open,
             next_conn: AtomicU32::new(1),
         }
     }
@@ -92,9 +107,33 @@ impl Core {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Watches whether server `id`'s SQL port is open.
+    /// Watches whether server `id`'s SQL port should be open.
     pub fn serving(&self, id: i64) -> watch::Receiver<bool> {
-        self.serving[usize::try_from(id - 1).unwrap_or(0)].subscribe()
+        self.serving[index(id)].subscribe()
+    }
+
+    /// Called by server `id`'s listener task when it opens or closes the port.
+    pub fn set_open(&self, id: i64, open: bool) {
+        self.open[index(id)].send_replace(open);
+    }
+
+    /// Waits until every SQL port is as the state says it should be
+    /// (open where the server serves, closed where it does not).
+    pub async fn ports_settled(&self) {
+        for (serving, open) in self.serving.iter().zip(&self.open) {
+            let mut serving = serving.subscribe();
+            let mut open = open.subscribe();
+            loop {
+                let want = *serving.borrow_and_update();
+                if *open.borrow_and_update() == want {
+                    break;
+                }
+                tokio::select! {
+                    r = serving.changed() => if r.is_err() { return },
+                    r = open.changed() => if r.is_err() { return },
+                }
+            }
+        }
     }
 
     /// A copy of the state.

@@ -60,6 +60,7 @@ pub async fn serve_server(
             },
         };
         tracing::debug!(%addr, "SQL port open");
+        core.set_open(id, true);
         let for_conns = shutdown.clone();
         loop {
             tokio::select! {
@@ -77,6 +78,8 @@ pub async fn serve_server(
                 _ = crate::sim::stopped(&mut shutdown) => return,
             }
         }
+        drop(listener);
+        core.set_open(id, false);
         tracing::debug!(%addr, "SQL port closed");
     }
 }

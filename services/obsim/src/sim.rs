@@ -100,6 +100,13 @@ impl Simulator {
             }
         }
         crate::observe::look_once(&core).await;
+        // Return with every port as the state says: a caller that connects
+        // right after start must not find a serving server's port still
+        // being bound by its listener task.
+        core.tick();
+        tokio::time::timeout(Duration::from_secs(10), core.ports_settled())
+            .await
+            .context("the SQL ports did not open within 10 s of start")?;
 
         let info = Info {
             control: format!("http://{control_addr}"),
