@@ -16,6 +16,10 @@ use obup_upgrade_orchestrator::domain::template::Edition;
 use obup_upgrade_orchestrator::driver::DriverConfig;
 use obup_upgrade_orchestrator::engine::EngineConfig;
 use obup_upgrade_orchestrator::startup::{self, Running};
+use obup_upgrade_orchestrator::tokens::Tokens;
+
+use crate::dev_tokens::DevTokens;
+use obup_kit::auth::{Gate, Policy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -97,6 +101,15 @@ pub struct DevArgs {
     /// Size of the gateway's RSA key, made on first start (1024 or 2048).
     #[arg(long, default_value_t = 1024, value_parser = parse_bits)]
     pub rsa_bits: usize,
+    /// Serve a non-loopback `--listen` in plaintext anyway: tokens and
+    /// passwords then cross the network in clear.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Where to write the admin token for the CLI (a file named after the
+    /// address); default the CLI's: `$OBUP_TOKEN_DIR`, else
+    /// `$XDG_CONFIG_HOME/obup/tokens`, else `~/.config/obup/tokens`.
+    #[arg(long, env = "OBUP_TOKEN_DIR")]
+    pub token_dir: Option<PathBuf>,
 }
 
 fn parse_bits(s: &str) -> Result<usize, String> {
@@ -183,7 +196,7 @@ impl DevArgs {
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
         Self {
             listen: "127.0.0.1:0".into(),
-            data_dir,
+            data_dir: data_dir.clone(),
             demo: false,
             demo_zones: 3,
             demo_servers_per_zone: 1,
@@ -200,6 +213,9 @@ impl DevArgs {
             root_password: String::new(),
             agent_password: None,
             rsa_bits: 1024,
+            insecure: false,
+            // Tests must not write into the user's config directory.
+            token_dir: Some(data_dir.join("cli-tokens")),
         }
     }
 
@@ -209,7 +225,12 @@ impl DevArgs {
     }
 
     /// The demo cluster's configuration.
-    fn local(&self, data_dir: &std::path::Path, python: PathBuf) -> anyhow::Result<LocalConfig> {
+    fn local(
+        &self,
+        data_dir: &std::path::Path,
+        python: PathBuf,
+        store_token_file: PathBuf,
+    ) -> anyhow::Result<LocalConfig> {
         let mut obsim = obup_obsim::Config::new(data_dir.join("demo"));
         if self.demo_ip_prefix == "random" {
             obsim.ip_prefix = obup_obsim::config::random_prefix();
@@ -239,6 +260,7 @@ impl DevArgs {
             python: Some(python),
             fetch_bytes_per_sec: self.demo_fetch_bytes_per_sec,
             tls_dir: Some(data_dir.join("demo/pki")),
+            store_token_file: Some(store_token_file),
         })
     }
 }
@@ -254,6 +276,9 @@ pub struct Dev {
     stop: watch::Sender<bool>,
     /// The demo cluster, with `--demo`.
     demo: Option<LocalCluster>,
+    tokens: DevTokens,
+    /// Where the CLI finds the admin token, if written.
+    cli_token_file: Option<PathBuf>,
 }
 
 /// The architecture name RPM uses for this machine (the demo hosts are
@@ -283,6 +308,13 @@ impl Dev {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        if !addr.ip().is_loopback() && !args.insecure {
+            anyhow::bail!(
+                "obup dev serves plaintext, and {addr} is not a loopback address: tokens and \
+                 passwords would cross the network in clear; listen on 127.0.0.1, or pass \
+                 --insecure to serve it anyway"
+            );
+        }
         let data_dir = args.data_dir.canonicalize()?;
         // The orchestrator reaches the package store through its public
         // API, even in one process: the same path as when they are apart.
@@ -294,11 +326,18 @@ impl Dev {
         };
         // A simulated cluster answers in milliseconds: poll it often.
         orchestrator_config.driver = DriverConfig::polling_every(100);
+        // Every gRPC call is checked, the services' own calls to each other
+        // too: the tokens first (they live in the orchestrator's database).
+        let tokens = Tokens::open(&orchestrator_config.database_url)
+            .await
+            .context("opening the token database")?;
+        let dev_tokens = DevTokens::ensure(&tokens, &data_dir).await?;
+        orchestrator_config.package_store_token = Some(dev_tokens.internal.clone());
         // The demo cluster before the orchestrator: after a restart, its
         // engine resumes interrupted sub-tasks at once, and they must find
         // the sys tenant and the agents answering.
         let demo = if args.demo {
-            Some(start_demo(args, &data_dir).await?)
+            Some(start_demo(args, &data_dir, dev_tokens.agents_file.clone()).await?)
         } else {
             None
         };
@@ -329,7 +368,13 @@ impl Dev {
             addr,
             &backend,
             &backend,
+            Some(&dev_tokens.internal),
         )?);
+        let cli_token_file = if addr.ip().is_loopback() {
+            dev_tokens.publish_for_cli(args.token_dir.clone(), &backend)?
+        } else {
+            None
+        };
         Ok(Self {
             listener,
             store,
@@ -338,7 +383,20 @@ impl Dev {
             orchestrator,
             stop,
             demo,
+            tokens: dev_tokens,
+            cli_token_file,
         })
+    }
+
+    /// The admin token made on first start.
+    pub fn admin_token(&self) -> &obup_kit::auth::Token {
+        &self.tokens.admin
+    }
+
+    /// Where the admin token is kept: under the data dir, and where the
+    /// CLI finds it.
+    pub fn admin_token_files(&self) -> (PathBuf, Option<PathBuf>) {
+        (self.tokens.admin_file.clone(), self.cli_token_file.clone())
     }
 
     /// The demo cluster, when there is one.
@@ -360,16 +418,29 @@ impl Dev {
         let sweeper = self
             .store
             .spawn_sweeper(self.config.sweep_interval, self.stop.subscribe());
-        let routes = obup_package_store::startup::routes(self.store).add_service(
-            obup_upgrade_orchestrator::grpc::server(self.orchestrator.orchestrator),
-        );
-        let router = obup_kit::grpc::router(
+        let gate = Arc::new(Gate {
+            verifier: Some(self.orchestrator.tokens.verifier()),
+            policy: Policy::of(&[
+                obup_package_store::grpc::access::ACCESS,
+                obup_upgrade_orchestrator::grpc::access::ACCESS,
+            ]),
+        });
+        let routes = obup_package_store::startup::routes(self.store)
+            .add_service(obup_upgrade_orchestrator::grpc::server(
+                self.orchestrator.orchestrator,
+            ))
+            .add_service(obup_upgrade_orchestrator::grpc::tokens_server(
+                self.orchestrator.tokens,
+            ));
+        let router = obup_kit::grpc::guarded_router(
             routes,
             &[
                 obup_package_store::startup::SERVICE_NAME,
                 startup::SERVICE_NAME,
+                startup::TOKENS_SERVICE_NAME,
             ],
             &[obup_proto::FILE_DESCRIPTOR_SET],
+            Some(gate),
         )
         .await
         // obshell's REST paths on the same port.
@@ -389,7 +460,11 @@ impl Dev {
 /// Starts the demo cluster (making its Python on first start) and
 /// registers it, replacing an earlier registration of the same name.
 /// Starts the demo cluster: obsim and an agent per simulated host.
-async fn start_demo(args: &DevArgs, data_dir: &std::path::Path) -> anyhow::Result<LocalCluster> {
+async fn start_demo(
+    args: &DevArgs,
+    data_dir: &std::path::Path,
+    store_token_file: PathBuf,
+) -> anyhow::Result<LocalCluster> {
     let python = match &args.demo_python {
         Some(p) => p.clone(),
         None => {
@@ -407,7 +482,7 @@ async fn start_demo(args: &DevArgs, data_dir: &std::path::Path) -> anyhow::Resul
                 .context("preparing Python for the upgrade scripts")?
         }
     };
-    LocalCluster::start(args.local(data_dir, python)?)
+    LocalCluster::start(args.local(data_dir, python, store_token_file)?)
         .await
         .context("starting the demo cluster")
 }
@@ -445,12 +520,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let addr = dev.local_addr();
     // Tests and scripts wait for the first line. A closed stdout must not
     // take the server down, so write errors are ignored.
-    let _ = writeln!(std::io::stdout().lock(), "{}", quickstart(addr, &args));
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        quickstart(addr, &args, &dev.admin_token_files())
+    );
     dev.serve(obup_kit::shutdown::signal()).await
 }
 
 /// What `obup dev` prints when it is ready.
-fn quickstart(addr: SocketAddr, args: &DevArgs) -> String {
+fn quickstart(addr: SocketAddr, args: &DevArgs, tokens: &(PathBuf, Option<PathBuf>)) -> String {
     let server = if addr.to_string() == "127.0.0.1:2886" {
         String::new()
     } else {
@@ -478,6 +557,7 @@ fn quickstart(addr: SocketAddr, args: &DevArgs) -> String {
     let sdk_args = format!("\"{}\", \"{}\"", crate::demo::VERSION, crate::demo::RELEASE);
     format!(
         "obup dev listening on http://{addr} (data in {data})\n\
+         {token}\n\
          {cluster}\n\
          \n\
          quickstart:\n\
@@ -495,7 +575,19 @@ fn quickstart(addr: SocketAddr, args: &DevArgs) -> String {
          \x20 c.wait_dag_succeed(dag.generic_id)\n\
          \n\
          over REST: curl -s http://{addr}/api/v1/info\n\
-         over gRPC: grpcurl -plaintext {addr} list",
+         over gRPC: grpcurl -plaintext -H \"authorization: Bearer $(cat {admin})\" {addr} list",
+        admin = tokens.0.display(),
+        token = match &tokens.1 {
+            Some(cli) => format!(
+                "admin token in {} (0600), and in {} where obup on this machine finds it",
+                tokens.0.display(),
+                cli.display()
+            ),
+            None => format!(
+                "admin token in {} (0600): give it to obup with --token or OBUP_TOKEN",
+                tokens.0.display()
+            ),
+        },
         ip = addr.ip(),
         port = addr.port(),
         // Never print the password itself.
@@ -528,15 +620,24 @@ mod tests {
     fn the_quickstart_shows_the_sdk_and_curl_but_never_the_password() {
         let mut args = DevArgs::for_data_dir("/tmp/d".into());
         args.root_password = "S3cret!".into();
-        let text = quickstart("127.0.0.1:2999".parse().unwrap(), &args);
+        let files = (PathBuf::from("/tmp/d/tokens/admin.token"), None);
+        let text = quickstart("127.0.0.1:2999".parse().unwrap(), &args, &files);
         assert!(text.starts_with("obup dev listening on http://127.0.0.1:2999 "));
         assert!(text.contains("obup upgrade start --server http://127.0.0.1:2999 "));
         assert!(text.contains(r#"ClientV1("127.0.0.1", 2999, PasswordAuth("<root password>"))"#));
         assert!(text.contains("curl -s http://127.0.0.1:2999/api/v1/info"));
         assert!(!text.contains("S3cret!"));
+        assert!(text.contains(
+            "admin token in /tmp/d/tokens/admin.token (0600): give it to obup with --token"
+        ));
         // On the default address no --server is needed.
         args.root_password.clear();
-        let text = quickstart("127.0.0.1:2886".parse().unwrap(), &args);
+        let files = (
+            PathBuf::from("/tmp/d/tokens/admin.token"),
+            Some(PathBuf::from("/home/u/.config/obup/tokens/127.0.0.1_2886")),
+        );
+        let text = quickstart("127.0.0.1:2886".parse().unwrap(), &args, &files);
+        assert!(text.contains("and in /home/u/.config/obup/tokens/127.0.0.1_2886 where obup"));
         assert!(!text.contains("--server"));
         assert!(text.contains(r#"PasswordAuth("")"#));
     }

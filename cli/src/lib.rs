@@ -14,8 +14,11 @@ mod cluster;
 mod dag;
 mod demo;
 pub mod dev;
+pub mod dev_tokens;
 mod health;
 mod packages;
+mod token;
+pub mod token_files;
 mod upgrade;
 pub mod upload;
 mod watch;
@@ -41,6 +44,11 @@ pub struct Cli {
         default_value = "http://127.0.0.1:2886"
     )]
     pub server: String,
+    /// The API token to call the server with (`obup token create` makes
+    /// them). Default: the one `obup dev` wrote for this server's loopback
+    /// address under ~/.config/obup/tokens.
+    #[arg(long, global = true, env = "OBUP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -98,10 +106,31 @@ pub enum Command {
         /// Services that must be serving (default: the server as a whole).
         services: Vec<String>,
     },
+    /// Makes, lists and revokes API tokens (admin).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Prints a shell completion script.
     ///
     /// Example: obup completions bash > /etc/bash_completion.d/obup
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Makes a token and prints its secret, once.
+    ///
+    /// Example: obup token create --name ci --role operator --expires 30d > ci.token
+    Create(token::CreateArgs),
+    /// Lists tokens with their last use. Example: obup token ls
+    Ls {
+        /// Revoked tokens too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revokes a token: it stops working at once. Example: obup token rm ci
+    Rm { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +235,9 @@ pub enum DagCommand {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let server = cli.server.as_str();
+    if !matches!(cli.command, Command::Dev(_) | Command::Completions { .. }) {
+        client::use_token(cli.token.as_deref(), server)?;
+    }
     runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
@@ -256,6 +288,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 cluster::show(server, &name, json).await
             }
             Command::Cluster(ClusterCommand::Rm { name }) => cluster::remove(server, &name).await,
+            Command::Token(TokenCommand::Create(args)) => token::create(server, &args).await,
+            Command::Token(TokenCommand::Ls { all, json }) => token::list(server, all, json).await,
+            Command::Token(TokenCommand::Rm { name }) => token::revoke(server, &name).await,
             Command::Health { services } => health::run(server, &services).await,
             Command::Completions { shell } => {
                 clap_complete::generate(shell, &mut Cli::command(), "obup", &mut std::io::stdout());

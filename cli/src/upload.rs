@@ -17,7 +17,6 @@ use pb::package_store_client::PackageStoreClient;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::client::{self, describe};
 
@@ -154,7 +153,7 @@ impl Progress {
 }
 
 async fn upload_one(
-    client: &mut PackageStoreClient<Channel>,
+    client: &mut PackageStoreClient<client::Conn>,
     path: &Path,
     progress: &Progress,
     limit_rate: u64,

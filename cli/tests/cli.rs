@@ -106,6 +106,7 @@ fn an_upload_killed_midway_resumes_when_run_again() {
     std::fs::write(&file, &bytes).unwrap();
 
     let mut first = Command::new(OBUP)
+        .env("OBUP_TOKEN_DIR", &server.token_dir)
         .args(["--server", &server.url, "upload", "--limit-rate", "8388608"])
         .arg(&file)
         .stdout(Stdio::null())

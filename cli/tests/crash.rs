@@ -15,14 +15,29 @@ use obup_proto::pb::orchestrator::v1 as opb;
 use obup_test_support::{Compression, RpmSpec};
 use opb::upgrade_orchestrator_client::UpgradeOrchestratorClient;
 
-async fn client(url: &str) -> UpgradeOrchestratorClient<tonic::transport::Channel> {
-    UpgradeOrchestratorClient::connect(url.to_owned())
-        .await
+/// A client of `dev`, with the admin token it made (kept across restarts
+/// in its data dir).
+async fn client(
+    dev: &DevServer,
+) -> UpgradeOrchestratorClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        obup_kit::auth::BearerInterceptor,
+    >,
+> {
+    let channel = tonic::transport::Channel::from_shared(dev.url.clone())
         .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    UpgradeOrchestratorClient::with_interceptor(
+        channel,
+        obup_kit::auth::BearerInterceptor::new(Some(&dev.admin_token())),
+    )
 }
 
-async fn dag(url: &str, id: i64) -> opb::Dag {
-    client(url)
+async fn dag(dev: &DevServer, id: i64) -> opb::Dag {
+    client(dev)
         .await
         .get_dag(opb::GetDagRequest { id, details: true })
         .await
@@ -32,13 +47,13 @@ async fn dag(url: &str, id: i64) -> opb::Dag {
 
 /// Why a DAG is not where a test expected it: its state and stage, and the
 /// last log lines of each sub-task that failed.
-async fn stuck(url: &str, d: &opb::Dag) -> String {
+async fn stuck(dev: &DevServer, d: &opb::Dag) -> String {
     let mut out = format!("{} at stage {}/{}", d.state, d.stage, d.max_stage);
     for t in d.nodes.iter().flat_map(|n| &n.sub_tasks) {
         if t.state != "FAILED" {
             continue;
         }
-        let logs = client(url)
+        let logs = client(dev)
             .await
             .get_sub_task_logs(opb::GetSubTaskRequest { id: t.id })
             .await
@@ -81,6 +96,7 @@ async fn upgrade_started(dir: &Path, data: &Path, flags: &[String]) -> (DevServe
 
     let dev = DevServer::start(data, flags);
     let up = Command::new(OBUP)
+        .env("OBUP_TOKEN_DIR", &dev.token_dir)
         .args(["upload", "--server", &dev.url])
         .args([&ce, &libs])
         .output()
@@ -90,7 +106,7 @@ async fn upgrade_started(dir: &Path, data: &Path, flags: &[String]) -> (DevServe
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
-    let started = client(&dev.url)
+    let started = client(&dev)
         .await
         .start_upgrade(opb::UpgradeRequest {
             version: "4.3.5.0".into(),
@@ -127,7 +143,7 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
     for kill_at in KILL_AT_STAGES {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         let before = loop {
-            let d = dag(&dev.url, dag_id).await;
+            let d = dag(&dev, dag_id).await;
             let current = &d.nodes[(d.stage.max(1) - 1) as usize].name;
             if d.stage >= kill_at && !current.contains("pre script") {
                 break d;
@@ -138,7 +154,7 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
             {
                 panic!(
                     "the DAG did not reach stage {kill_at}: {}",
-                    stuck(&dev.url, &d).await
+                    stuck(&dev, &d).await
                 );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -159,19 +175,19 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let after = loop {
-        let d = dag(&dev.url, dag_id).await;
+        let d = dag(&dev, dag_id).await;
         if d.state == "SUCCEED" || d.state == "FAILED" {
             break d;
         }
         if tokio::time::Instant::now() >= deadline {
             panic!(
                 "the DAG did not finish after restart: {}",
-                stuck(&dev.url, &d).await
+                stuck(&dev, &d).await
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(after.state, "SUCCEED", "{}", stuck(&dev.url, &after).await);
+    assert_eq!(after.state, "SUCCEED", "{}", stuck(&dev, &after).await);
 
     // After each kill, nothing that had finished ran again; at most what was
     // in flight ran once more (resumed).
@@ -191,7 +207,7 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
         }
     }
     // And the upgrade really happened: the sys tenant says so.
-    let cluster = client(&dev.url)
+    let cluster = client(&dev)
         .await
         .get_cluster(opb::GetClusterRequest {
             name: "demo".into(),
@@ -222,7 +238,7 @@ async fn a_sub_task_that_cannot_continue_is_failed_not_rerun_after_a_kill() {
     let (dev, dag_id) = upgrade_started(dir.path(), &data, &flags).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let pre = loop {
-        let d = dag(&dev.url, dag_id).await;
+        let d = dag(&dev, dag_id).await;
         let running = d
             .nodes
             .iter()
@@ -242,7 +258,7 @@ async fn a_sub_task_that_cannot_continue_is_failed_not_rerun_after_a_kill() {
     let dev = DevServer::start(&data, &flags);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let failed = loop {
-        let d = dag(&dev.url, dag_id).await;
+        let d = dag(&dev, dag_id).await;
         if d.state == "FAILED" {
             break d;
         }
@@ -266,7 +282,7 @@ async fn a_sub_task_that_cannot_continue_is_failed_not_rerun_after_a_kill() {
         (task.state.as_str(), task.execute_times),
         ("FAILED", pre.execute_times)
     );
-    let logs = client(&dev.url)
+    let logs = client(&dev)
         .await
         .get_sub_task_logs(opb::GetSubTaskRequest { id: pre.id })
         .await
@@ -278,7 +294,7 @@ async fn a_sub_task_that_cannot_continue_is_failed_not_rerun_after_a_kill() {
         "{logs:?}"
     );
 
-    client(&dev.url)
+    client(&dev)
         .await
         .operate_dag(opb::OperateDagRequest {
             id: dag_id,
@@ -288,7 +304,7 @@ async fn a_sub_task_that_cannot_continue_is_failed_not_rerun_after_a_kill() {
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let d = dag(&dev.url, dag_id).await;
+        let d = dag(&dev, dag_id).await;
         if d.state == "SUCCEED" {
             break;
         }

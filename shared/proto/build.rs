@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "obup/packagestore/v1/package_store.proto",
     "obup/orchestrator/v1/orchestrator.proto",
     "obup/agent/v1/agent.proto",
+    "obup/auth/v1/tokens.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

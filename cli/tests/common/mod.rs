@@ -40,6 +40,10 @@ pub fn random_prefix() -> String {
 pub struct DevServer {
     child: Option<Child>,
     pub url: String,
+    /// Where this server writes the CLI's token (`OBUP_TOKEN_DIR`), so that
+    /// tests never touch the user's config directory.
+    pub token_dir: std::path::PathBuf,
+    data: std::path::PathBuf,
     /// Kept open: the server's stdout stays a live pipe.
     _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
 }
@@ -47,7 +51,9 @@ pub struct DevServer {
 impl DevServer {
     /// Starts `obup dev` on `data` with extra flags.
     pub fn start(data: &Path, flags: &[impl AsRef<std::ffi::OsStr>]) -> Self {
+        let token_dir = token_dir(data);
         let mut child = Command::new(OBUP)
+            .env("OBUP_TOKEN_DIR", &token_dir)
             .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .args(flags)
@@ -65,6 +71,8 @@ impl DevServer {
         Self {
             child: Some(child),
             url,
+            token_dir,
+            data: data.to_owned(),
             _stdout: lines,
         }
     }
@@ -72,11 +80,20 @@ impl DevServer {
     /// Runs an `obup` client command against this server.
     pub fn obup(&self, args: &[&str]) -> Output {
         Command::new(OBUP)
+            .env("OBUP_TOKEN_DIR", &self.token_dir)
+            .env_remove("OBUP_TOKEN")
             .arg("--server")
             .arg(&self.url)
             .args(args)
             .output()
             .unwrap()
+    }
+
+    /// The admin token the server made (in its data dir).
+    pub fn admin_token(&self) -> obup_kit::auth::Token {
+        obup_kit::auth::read_token_file(&self.data.join("tokens/admin.token"))
+            .unwrap()
+            .expect("obup dev made an admin token")
     }
 
     /// Kills the server with SIGKILL: no shutdown path runs.
@@ -95,6 +112,14 @@ impl Drop for DevServer {
             let _ = c.wait();
         }
     }
+}
+
+/// The CLI token directory of the server on `data`: beside it, not in it
+/// (a test may wipe the data dir and start again).
+pub fn token_dir(data: &Path) -> std::path::PathBuf {
+    let mut name = data.file_name().unwrap_or_default().to_owned();
+    name.push("-cli-tokens");
+    data.with_file_name(name)
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -85,6 +85,11 @@ pub struct Config {
     #[arg(long, env = "OBUP_AGENT_STORE_CA")]
     pub store_ca: Option<PathBuf>,
 
+    /// A file holding the token (a viewer's) the agent downloads packages
+    /// with, for a package store that checks tokens.
+    #[arg(long, env = "OBUP_AGENT_STORE_TOKEN_FILE")]
+    pub store_token_file: Option<PathBuf>,
+
     /// Bandwidth limit of package downloads, bytes per second (0: none), so
     /// that a download does not starve the observer's own traffic.
     #[arg(long, env = "OBUP_AGENT_FETCH_BYTES_PER_SEC", default_value_t = 0)]
@@ -128,6 +133,7 @@ impl Config {
             tls_client_ca: None,
             plaintext: true,
             store_ca: None,
+            store_token_file: None,
             fetch_bytes_per_sec: 0,
             max_unpacked_bytes: 16 << 30,
             stop_timeout_secs: 75,

@@ -174,8 +174,22 @@ fn settings(config: &Config) -> Result<Settings> {
         }
         None => None,
     };
+    let store_token = match &config.store_token_file {
+        Some(file) => Some(
+            obup_kit::auth::read_token_file(file)
+                .map_err(|e| Error::Config(format!("--store-token-file {}: {e}", file.display())))?
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "--store-token-file {} holds no obup token",
+                        file.display()
+                    ))
+                })?,
+        ),
+        None => None,
+    };
     Ok(Settings {
         svr_ip: config.svr_ip.clone(),
+        store_token,
         rpc_port: config.rpc_port,
         sql_port: config.sql_port,
         python: config.python.clone(),

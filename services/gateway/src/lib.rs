@@ -63,6 +63,7 @@ impl AppState {
         addr: std::net::SocketAddr,
         packages_url: &str,
         orchestrator_url: &str,
+        token: Option<&obup_kit::auth::Token>,
     ) -> Result<Self, Error> {
         let keys = security::Keys::load_or_create(&data_dir.join("gateway/rsa_key.der"), rsa_bits)?;
         let identity = Identity {
@@ -75,29 +76,32 @@ impl AppState {
             packages_url,
             orchestrator_url,
             identity,
+            token,
         )
     }
 
     /// Clients that connect on first use to the package store at
     /// `packages_url` and the orchestrator at `orchestrator_url` (the same
-    /// URL when both run in one process, as in `obup dev`).
+    /// URL when both run in one process, as in `obup dev`), calling them
+    /// with `token` when they check tokens.
     pub fn new(
         security: security::Security,
         packages_url: &str,
         orchestrator_url: &str,
         identity: Identity,
+        token: Option<&obup_kit::auth::Token>,
     ) -> Result<Self, Error> {
         Ok(Self {
             security,
             packages: PackageStoreClient::with_interceptor(
                 lazy_channel(packages_url)?,
-                trace::propagate as trace::Interceptor,
+                trace::Interceptor::new(token),
             )
             .max_encoding_message_size(8 << 20)
             .max_decoding_message_size(8 << 20),
             orchestrator: UpgradeOrchestratorClient::with_interceptor(
                 lazy_channel(orchestrator_url)?,
-                trace::propagate as trace::Interceptor,
+                trace::Interceptor::new(token),
             )
             .max_encoding_message_size(8 << 20)
             .max_decoding_message_size(64 << 20),

@@ -9,6 +9,9 @@
 //! - `OBUP_RSA_BITS` (1024 or 2048, default 1024; used when the key is made)
 //! - `OBUP_GATEWAY_CLUSTER`: the registered cluster it answers for (default:
 //!   the only one registered), as an obshell answers for its own
+//! - `OBUP_SERVICE_TOKEN_FILE`: the token the gateway calls the services
+//!   with (an admin token: the gateway authenticates REST callers itself);
+//!   unset for services that check nobody
 
 use std::io::Write;
 use std::sync::Arc;
@@ -32,6 +35,13 @@ async fn main() -> anyhow::Result<()> {
         root: env("OBUP_ROOT_PASSWORD").unwrap_or_default(),
         agent: env("OBUP_AGENT_PASSWORD"),
     };
+    let token = match env("OBUP_SERVICE_TOKEN_FILE") {
+        Some(file) => Some(
+            obup_kit::auth::read_token_file(file.as_ref())?
+                .ok_or_else(|| anyhow::anyhow!("{file} holds no obup token"))?,
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let addr = listener.local_addr()?;
     let state = AppState::open(
@@ -41,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
         addr,
         &env("OBUP_PACKAGE_STORE_URL").unwrap_or_else(|| "http://127.0.0.1:2886".into()),
         &env("OBUP_ORCHESTRATOR_URL").unwrap_or_else(|| "http://127.0.0.1:2887".into()),
+        token.as_ref(),
     )?
     .for_cluster(&env("OBUP_GATEWAY_CLUSTER").unwrap_or_default());
     let router = routes::router(Arc::new(state)).fallback(routes::fallback);

@@ -1,7 +1,7 @@
 //! The request's trace id, carried to the gRPC services.
 //!
 //! The REST middleware runs each request inside [`scope`]; the gRPC clients
-//! in `AppState` carry an interceptor ([`propagate`]) that copies the id into
+//! in `AppState` carry an interceptor ([`Interceptor`]) that copies the id into
 //! the call's `x-obshell-trace-id` metadata, so the services log the same id
 //! the REST caller sent (or was answered with). A task-local rather than an
 //! argument to every call: no handler can forget it.
@@ -22,10 +22,9 @@ pub async fn scope<F: Future>(trace_id: String, f: F) -> F::Output {
     TRACE_ID.scope(trace_id, f).await
 }
 
-/// A tonic interceptor: adds the current trace id, unless the caller set
-/// one explicitly (calls made from spawned tasks, outside the scope).
-#[allow(clippy::result_large_err)] // tonic's interceptor signature
-pub fn propagate(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+/// Adds the current trace id, unless the caller set one explicitly (calls
+/// made from spawned tasks, outside the scope).
+fn propagate(request: &mut tonic::Request<()>) {
     if !request.metadata().contains_key(HEADER) {
         let id = TRACE_ID
             .try_with(|id| MetadataValue::try_from(id.as_str()).ok())
@@ -35,8 +34,31 @@ pub fn propagate(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, 
             request.metadata_mut().insert(HEADER, id);
         }
     }
-    Ok(request)
 }
 
-/// What the clients' interceptor is, named for `AppState`'s field types.
-pub type Interceptor = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
+/// The clients' interceptor: the trace id, and the gateway's own token
+/// (the gateway authenticates REST callers itself, then calls the
+/// services as itself).
+#[derive(Debug, Clone)]
+pub struct Interceptor {
+    bearer: obup_kit::auth::BearerInterceptor,
+}
+
+impl Interceptor {
+    pub fn new(token: Option<&obup_kit::auth::Token>) -> Self {
+        Self {
+            bearer: obup_kit::auth::BearerInterceptor::new(token),
+        }
+    }
+}
+
+impl tonic::service::Interceptor for Interceptor {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        propagate(&mut request);
+        self.bearer.apply(request.metadata_mut());
+        Ok(request)
+    }
+}

@@ -43,7 +43,7 @@ fn app_on(agent_password: Option<&str>, backend: &str) -> Router {
         port: 2886,
         version: obup_gateway::AGENT_VERSION.into(),
     };
-    let state = Arc::new(AppState::new(security, backend, backend, identity).unwrap());
+    let state = Arc::new(AppState::new(security, backend, backend, identity, None).unwrap());
     routes::router(state).fallback(routes::fallback)
 }
 

@@ -150,6 +150,7 @@ impl Env {
             python: Some(python.to_owned()),
             fetch_bytes_per_sec: 0,
             tls_dir: None,
+            store_token_file: None,
         })
         .await?;
         let mut config = obup_upgrade_orchestrator::Config::embedded(&dir.join("data"), store_url)?;

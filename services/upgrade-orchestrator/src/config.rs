@@ -52,6 +52,9 @@ pub struct Config {
     pub agent_store_url: Option<String>,
     /// Mutual TLS to the agents; `None`: plaintext (loopback only).
     pub agent_tls: Option<AgentTlsFiles>,
+    /// The token the orchestrator calls the package store with (a viewer
+    /// token suffices); `None` for a store that checks nobody.
+    pub package_store_token: Option<obup_kit::auth::Token>,
 }
 
 /// PEM files of the orchestrator's side of the agents' mutual TLS.
@@ -82,6 +85,7 @@ impl Config {
             driver: DriverConfig::default(),
             agent_store_url: None,
             agent_tls: None,
+            package_store_token: None,
         })
     }
 

@@ -53,6 +53,14 @@ pub enum Error {
     #[error("cluster {0} is already registered; register it again with replace to change it")]
     ClusterExists(String),
 
+    // ---- tokens and callers ----
+    #[error("a live token named {0} exists; revoke it first or choose another name")]
+    TokenExists(String),
+    #[error("no live token is named {0}")]
+    TokenNotFound(String),
+    #[error(transparent)]
+    Auth(#[from] obup_kit::auth::AuthError),
+
     // ---- the cluster ----
     /// A pre-check of obshell's failed: `code` is obshell's error code.
     #[error("{message}")]

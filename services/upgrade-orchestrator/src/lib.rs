@@ -13,6 +13,8 @@
 //!   host work through the agent on each host.
 //! - `clusters`: registered clusters, their sealed passwords, their agents
 //!   and topology; `driver`: SQL to a sys tenant.
+//! - `tokens`: API tokens (made, listed, revoked; checked by every
+//!   service's gate).
 //! - `packages`: the package store, as the orchestrator uses it.
 //! - `plan`: checks and planning of an upgrade request.
 //! - `events`: in-process fan-out of committed events; `relay`: events of
@@ -34,6 +36,7 @@ mod service;
 pub mod startup;
 pub mod storage;
 pub mod tasks;
+pub mod tokens;
 
 pub use config::{AgentTlsFiles, Config, SecretKeySource};
 pub use error::{Error, Result};

@@ -3,9 +3,11 @@
 //! package store themselves.
 
 use async_trait::async_trait;
+use obup_kit::auth::{BearerInterceptor, Token};
 use obup_proto::pb::packagestore::v1 as pb;
 use pb::package_store_client::PackageStoreClient;
 use serde::{Deserialize, Serialize};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::{Error, Result};
@@ -66,13 +68,14 @@ pub trait PackageSource: Send + Sync + std::fmt::Debug {
 /// The package store over gRPC.
 #[derive(Debug, Clone)]
 pub struct GrpcPackages {
-    client: PackageStoreClient<Channel>,
+    client: PackageStoreClient<InterceptedService<Channel, BearerInterceptor>>,
 }
 
 impl GrpcPackages {
     /// A client that connects on first use (in `obup dev` the store is the
     /// same process, which is still starting).
-    pub fn lazy(url: &str) -> Result<Self> {
+    /// Calls carry `token` when the store checks tokens.
+    pub fn lazy(url: &str, token: Option<&Token>) -> Result<Self> {
         let channel = Channel::from_shared(url.to_owned())
             .map_err(|e| Error::InvalidArgument {
                 field: "package_store_url",
@@ -80,7 +83,7 @@ impl GrpcPackages {
             })?
             .connect_lazy();
         Ok(Self {
-            client: PackageStoreClient::new(channel)
+            client: PackageStoreClient::with_interceptor(channel, BearerInterceptor::new(token))
                 .max_decoding_message_size(8 << 20)
                 .max_encoding_message_size(8 << 20),
         })

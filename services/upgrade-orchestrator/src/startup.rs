@@ -15,11 +15,16 @@ use crate::{Config, Orchestrator, Result};
 
 /// Fully-qualified gRPC service name.
 pub const SERVICE_NAME: &str = "obup.orchestrator.v1.UpgradeOrchestrator";
+/// The token service's, served beside it.
+pub const TOKENS_SERVICE_NAME: &str = "obup.auth.v1.Tokens";
 
 /// A running orchestrator: the service handle and its engine's task.
 #[derive(Debug)]
 pub struct Running {
     pub orchestrator: Orchestrator,
+    /// API tokens, in the same database; their verifier guards every
+    /// service of this deployment.
+    pub tokens: crate::tokens::Tokens,
     pub engine: tokio::task::JoinHandle<()>,
 }
 
@@ -29,6 +34,7 @@ pub struct Running {
 pub async fn start(config: &Config, shutdown: watch::Receiver<bool>) -> Result<Running> {
     let sql = SqlDagRepository::connect(&config.database_url).await?;
     let origin = sql.origin().to_owned();
+    let tokens = crate::tokens::Tokens::new(sql.pool(), sql.sqlite_writer());
     let repo: Arc<dyn DagRepository> = Arc::new(sql);
     let clusters = Arc::new(Clusters::new(
         repo.clone(),
@@ -36,7 +42,10 @@ pub async fn start(config: &Config, shutdown: watch::Receiver<bool>) -> Result<R
         config.driver.clone(),
         config.agent_tls()?,
     ));
-    let packages: Arc<dyn PackageSource> = Arc::new(GrpcPackages::lazy(&config.package_store_url)?);
+    let packages: Arc<dyn PackageSource> = Arc::new(GrpcPackages::lazy(
+        &config.package_store_url,
+        config.package_store_token.as_ref(),
+    )?);
     let engine = Engine::new(
         repo,
         EventHub::default(),
@@ -57,6 +66,7 @@ pub async fn start(config: &Config, shutdown: watch::Receiver<bool>) -> Result<R
     }
     Ok(Running {
         orchestrator,
+        tokens,
         engine: task,
     })
 }

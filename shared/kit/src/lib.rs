@@ -2,6 +2,7 @@
 //! its own logic.
 //!
 //! # Layout
+//! - `auth`: bearer tokens with roles, checked in front of every gRPC route.
 //! - `db`: SQL pools over PostgreSQL or SQLite with per-backend migrations.
 //! - `telemetry`: tracing subscriber set-up.
 //! - `grpc`: serving gRPC services with health and reflection on one router.
@@ -9,6 +10,7 @@
 //! - `shutdown`: the process shutdown signal.
 //! - `tls`: mutual TLS configs from PEM files, and a development PKI.
 
+pub mod auth;
 pub mod db;
 pub mod grpc;
 pub mod shutdown;

@@ -39,6 +39,9 @@ pub struct LocalConfig {
     /// certificate are made under `<tls_dir>/<127.A.B>` (kept across
     /// restarts). `None`: plaintext.
     pub tls_dir: Option<PathBuf>,
+    /// The token file the agents download packages with, for a package
+    /// store that checks tokens (`obup dev`'s); `None`: none sent.
+    pub store_token_file: Option<PathBuf>,
 }
 
 /// obsim and its agents, running.
@@ -81,6 +84,7 @@ impl LocalCluster {
             c.rpc_port = sim.config().rpc_port;
             c.python = config.python.clone();
             c.fetch_bytes_per_sec = config.fetch_bytes_per_sec;
+            c.store_token_file = config.store_token_file.clone();
             if let Some(files) = &pki {
                 c.tls_cert = Some(files.server_cert.clone());
                 c.tls_key = Some(files.server_key.clone());

@@ -23,6 +23,11 @@ mod generated {
             tonic::include_proto!("obup.agent.v1");
         }
     }
+    pub mod auth {
+        pub mod v1 {
+            tonic::include_proto!("obup.auth.v1");
+        }
+    }
 }
 
 /// The generated messages, clients and servers.

@@ -10,7 +10,6 @@ use obup_test_support::RpmSpec;
 use opb::upgrade_orchestrator_client::UpgradeOrchestratorClient;
 use ppb::package_store_client::PackageStoreClient;
 use ppb::upload_request::Kind;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::common::{App, code, start};
@@ -57,7 +56,7 @@ fn data(offset: u64, bytes: &[u8]) -> ppb::UploadRequest {
 }
 
 fn upload(
-    store: &PackageStoreClient<Channel>,
+    store: &PackageStoreClient<crate::common::Conn>,
     messages: Vec<ppb::UploadRequest>,
 ) -> impl Future<Output = Result<tonic::Response<ppb::Package>, Status>> + Send + 'static {
     let mut store = store.clone();
@@ -76,7 +75,10 @@ fn upgrade(version: &str, release: &str, mode: opb::Mode) -> opb::UpgradeRequest
 /// Upload sessions that a row leaves for a resume, with the bytes kept.
 const RESUMABLE: [(&str, u64); 2] = [("gap", 1000), ("overlap", 1000)];
 
-fn package_store_rows(s: &PackageStoreClient<Channel>, stored: &ppb::Package) -> Vec<Row> {
+fn package_store_rows(
+    s: &PackageStoreClient<crate::common::Conn>,
+    stored: &ppb::Package,
+) -> Vec<Row> {
     let rpm = RpmSpec::oceanbase_ce("4.3.5.0", "1.el7").build();
     let first = &rpm[..1000];
     let huge = vec![0u8; 5 << 20];
@@ -293,7 +295,7 @@ fn package_store_rows(s: &PackageStoreClient<Channel>, stored: &ppb::Package) ->
     ]
 }
 
-fn orchestrator_rows(o: &UpgradeOrchestratorClient<Channel>) -> Vec<Row> {
+fn orchestrator_rows(o: &UpgradeOrchestratorClient<crate::common::Conn>) -> Vec<Row> {
     macro_rules! call {
         ($method:ident, $request:expr) => {{
             let mut o = o.clone();

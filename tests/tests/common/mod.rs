@@ -13,13 +13,22 @@ use opb::upgrade_orchestrator_client::UpgradeOrchestratorClient;
 use ppb::package_store_client::PackageStoreClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// A channel whose calls carry a token.
+pub type Conn = InterceptedService<Channel, obup_kit::auth::BearerInterceptor>;
 
 pub struct App {
     /// `http://host:port` of the dev server (gRPC and REST).
     pub url: String,
-    pub orchestrator: UpgradeOrchestratorClient<Channel>,
-    pub store: PackageStoreClient<Channel>,
+    /// Clients calling with the admin token `obup dev` made.
+    pub orchestrator: UpgradeOrchestratorClient<Conn>,
+    pub store: PackageStoreClient<Conn>,
+    pub tokens: obup_proto::pb::auth::v1::tokens_client::TokensClient<Conn>,
+    /// The channel itself, for clients with other tokens (or none).
+    pub channel: Channel,
+    pub admin_token: obup_kit::auth::Token,
     /// Holds `data/`, the server's data dir.
     pub data: tempfile::TempDir,
     /// `host:port` of the demo cluster's agents.
@@ -49,6 +58,7 @@ pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
     let demo = dev.demo().expect("DevArgs::for_tests runs a demo cluster");
     let agents = demo.agents();
     let agent_tls = demo.tls().cloned();
+    let admin_token = dev.admin_token().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(dev.serve(async {
         let _ = stopped.await;
@@ -60,13 +70,27 @@ pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
         .unwrap();
     App {
         url,
-        orchestrator: UpgradeOrchestratorClient::new(channel.clone()),
-        store: PackageStoreClient::new(channel),
+        orchestrator: UpgradeOrchestratorClient::with_interceptor(
+            channel.clone(),
+            bearer(Some(&admin_token)),
+        ),
+        store: PackageStoreClient::with_interceptor(channel.clone(), bearer(Some(&admin_token))),
+        tokens: obup_proto::pb::auth::v1::tokens_client::TokensClient::with_interceptor(
+            channel.clone(),
+            bearer(Some(&admin_token)),
+        ),
+        channel,
+        admin_token,
         data,
         agents,
         agent_tls,
         _stop: stop,
     }
+}
+
+/// Sends `token` (or nothing) as `authorization: Bearer`.
+pub fn bearer(token: Option<&obup_kit::auth::Token>) -> obup_kit::auth::BearerInterceptor {
+    obup_kit::auth::BearerInterceptor::new(token)
 }
 
 impl App {

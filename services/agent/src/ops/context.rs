@@ -25,6 +25,8 @@ pub struct Settings {
     pub python: Option<PathBuf>,
     /// For `https://` package store URLs.
     pub store_tls: Option<ClientTlsConfig>,
+    /// Sent with downloads, for a store that checks tokens.
+    pub store_token: Option<obup_kit::auth::Token>,
     /// 0: unlimited.
     pub fetch_bytes_per_sec: u64,
     pub max_unpacked_bytes: u64,

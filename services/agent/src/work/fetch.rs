@@ -175,8 +175,11 @@ async fn download(
 ) -> Result<(u64, String), OpFailure> {
     let failed = |what: String| OpFailure::new(FailureCode::DownloadFailed, what);
     let channel = connect(&w.store_url, ctx).await?;
-    let mut client = store::package_store_client::PackageStoreClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE);
+    let mut client = store::package_store_client::PackageStoreClient::with_interceptor(
+        channel,
+        obup_kit::auth::BearerInterceptor::new(ctx.settings.store_token.as_ref()),
+    )
+    .max_decoding_message_size(MAX_MESSAGE);
     let mut stream = client
         .download(store::DownloadRequest {
             id: w.package_id,

@@ -2,6 +2,7 @@
 //! domain types (`convert`), call the [`PackageStore`](crate::PackageStore),
 //! encode, and map errors (`status`).
 
+pub mod access;
 mod convert;
 mod handler;
 mod status;

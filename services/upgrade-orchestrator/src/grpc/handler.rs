@@ -9,6 +9,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use obup_kit::auth::Principal;
+
 use super::{clusters, convert};
 use crate::{Error, Orchestrator};
 
@@ -31,10 +33,7 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::UpgradeRequest>,
     ) -> Result<Response<pb::Plan>, Status> {
-        let plan = self
-            .orchestrator
-            .plan(&convert::request(request.into_inner())?)
-            .await?;
+        let plan = self.orchestrator.plan(&scoped_request(request)?).await?;
         Ok(Response::new(convert::plan(plan)))
     }
 
@@ -42,10 +41,7 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::UpgradeRequest>,
     ) -> Result<Response<pb::Dag>, Status> {
-        let dag = self
-            .orchestrator
-            .check(&convert::request(request.into_inner())?)
-            .await?;
+        let dag = self.orchestrator.check(&scoped_request(request)?).await?;
         Ok(Response::new(convert::dag(&dag, false)))
     }
 
@@ -53,10 +49,7 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::UpgradeRequest>,
     ) -> Result<Response<pb::Dag>, Status> {
-        let dag = self
-            .orchestrator
-            .start(&convert::request(request.into_inner())?)
-            .await?;
+        let dag = self.orchestrator.start(&scoped_request(request)?).await?;
         Ok(Response::new(convert::dag(&dag, false)))
     }
 
@@ -64,8 +57,10 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::GetDagRequest>,
     ) -> Result<Response<pb::Dag>, Status> {
+        let caller = Principal::of(&request);
         let req = request.into_inner();
         let dag = self.orchestrator.get(req.id).await?;
+        caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
         Ok(Response::new(convert::dag(&dag, req.details)))
     }
 
@@ -73,10 +68,12 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::ListDagsRequest>,
     ) -> Result<Response<pb::ListDagsResponse>, Status> {
+        let caller = Principal::of(&request);
         let req = request.into_inner();
+        let cluster = caller.cluster_for(&req.cluster).map_err(Error::from)?;
         let dags = self
             .orchestrator
-            .list(convert::filter(req.filter)?, &req.cluster)
+            .list(convert::filter(req.filter)?, &cluster)
             .await?;
         Ok(Response::new(pb::ListDagsResponse {
             dags: dags.iter().map(|d| convert::dag(d, false)).collect(),
@@ -87,7 +84,12 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::OperateDagRequest>,
     ) -> Result<Response<pb::Dag>, Status> {
+        let caller = Principal::of(&request);
         let req = request.into_inner();
+        if caller.cluster.is_some() {
+            let of = self.orchestrator.get(req.id).await?;
+            caller.cluster_for(&of.cluster_id).map_err(Error::from)?;
+        }
         let dag = self.orchestrator.operate(req.id, &req.operator).await?;
         Ok(Response::new(convert::dag(&dag, false)))
     }
@@ -96,10 +98,13 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::PassNodeRequest>,
     ) -> Result<Response<pb::Dag>, Status> {
-        let dag = self
-            .orchestrator
-            .pass_node(request.into_inner().node_id)
-            .await?;
+        let caller = Principal::of(&request);
+        let node_id = request.into_inner().node_id;
+        if caller.cluster.is_some() {
+            let (of, _) = self.orchestrator.node(node_id).await?;
+            caller.cluster_for(&of.cluster_id).map_err(Error::from)?;
+        }
+        let dag = self.orchestrator.pass_node(node_id).await?;
         Ok(Response::new(convert::dag(&dag, false)))
     }
 
@@ -107,7 +112,9 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::GetNodeRequest>,
     ) -> Result<Response<pb::NodeInDag>, Status> {
+        let caller = Principal::of(&request);
         let (dag, index) = self.orchestrator.node(request.into_inner().id).await?;
+        caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
         Ok(Response::new(pb::NodeInDag {
             dag_id: dag.id,
             node: Some(convert::node(&dag.nodes[index])),
@@ -118,7 +125,9 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::GetSubTaskRequest>,
     ) -> Result<Response<pb::SubTask>, Status> {
+        let caller = Principal::of(&request);
         let (dag, task) = self.orchestrator.task(request.into_inner().id).await?;
+        caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
         Ok(Response::new(convert::sub_task(&task, dag.id)))
     }
 
@@ -126,7 +135,13 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::GetSubTaskRequest>,
     ) -> Result<Response<pb::SubTaskLogs>, Status> {
-        let logs = self.orchestrator.logs(request.into_inner().id).await?;
+        let caller = Principal::of(&request);
+        let id = request.into_inner().id;
+        if caller.cluster.is_some() {
+            let (dag, _) = self.orchestrator.task(id).await?;
+            caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
+        }
+        let logs = self.orchestrator.logs(id).await?;
         Ok(Response::new(convert::logs(logs)))
     }
 
@@ -136,7 +151,12 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::WatchDagRequest>,
     ) -> Result<Response<Self::WatchDagStream>, Status> {
+        let caller = Principal::of(&request);
         let req = request.into_inner();
+        if caller.cluster.is_some() {
+            let dag = self.orchestrator.get(req.dag_id).await?;
+            caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
+        }
         let mut items = self
             .orchestrator
             .watch(req.dag_id, req.after_seq, req.follow)
@@ -159,8 +179,11 @@ impl UpgradeOrchestrator for Handler {
 
     async fn watch_dags(
         &self,
-        _: Request<pb::WatchDagsRequest>,
+        request: Request<pb::WatchDagsRequest>,
     ) -> Result<Response<Self::WatchDagsStream>, Status> {
+        Principal::of(&request)
+            .require_all_clusters("watching every DAG")
+            .map_err(Error::from)?;
         let mut live = self.orchestrator.watch_all();
         let (tx, rx) = mpsc::channel(256);
         tokio::spawn(async move {
@@ -187,7 +210,11 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::RegisterClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
+        let caller = Principal::of(&request);
         let (registration, replace) = clusters::registration(request.into_inner())?;
+        caller
+            .cluster_for(&registration.name)
+            .map_err(Error::from)?;
         let (record, view) = self
             .orchestrator
             .clusters()
@@ -198,11 +225,16 @@ impl UpgradeOrchestrator for Handler {
 
     async fn list_clusters(
         &self,
-        _request: Request<pb::ListClustersRequest>,
+        request: Request<pb::ListClustersRequest>,
     ) -> Result<Response<pb::ListClustersResponse>, Status> {
+        let caller = Principal::of(&request);
         let all = self.orchestrator.clusters().list().await?;
         Ok(Response::new(pb::ListClustersResponse {
-            clusters: all.iter().map(|r| clusters::cluster(r, None)).collect(),
+            clusters: all
+                .iter()
+                .filter(|r| caller.cluster.as_ref().is_none_or(|own| *own == r.name))
+                .map(|r| clusters::cluster(r, None))
+                .collect(),
         }))
     }
 
@@ -210,11 +242,11 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::GetClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
-        let cluster = self
-            .orchestrator
-            .clusters()
-            .get(&request.into_inner().name)
-            .await?;
+        let caller = Principal::of(&request);
+        let name = caller
+            .cluster_for(&request.into_inner().name)
+            .map_err(Error::from)?;
+        let cluster = self.orchestrator.clusters().get(&name).await?;
         // An unreachable cluster is still shown, with why it is unreachable.
         let view = cluster.driver.view().await;
         Ok(Response::new(clusters::cluster(
@@ -227,15 +259,26 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::RemoveClusterRequest>,
     ) -> Result<Response<pb::RemoveClusterResponse>, Status> {
-        self.orchestrator
-            .clusters()
-            .remove(&request.into_inner().name, now_ms())
-            .await?;
+        let caller = Principal::of(&request);
+        let name = request.into_inner().name;
+        caller.cluster_for(&name).map_err(Error::from)?;
+        self.orchestrator.clusters().remove(&name, now_ms()).await?;
         Ok(Response::new(pb::RemoveClusterResponse {}))
     }
 }
 
-fn now_ms() -> i64 {
+/// The request, its cluster filled in (or refused) for a caller limited
+/// to one cluster.
+fn scoped_request(
+    request: Request<pb::UpgradeRequest>,
+) -> Result<crate::plan::UpgradeRequest, Status> {
+    let caller = Principal::of(&request);
+    let mut req = convert::request(request.into_inner())?;
+    req.cluster = caller.cluster_for(&req.cluster).map_err(Error::from)?;
+    Ok(req)
+}
+
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

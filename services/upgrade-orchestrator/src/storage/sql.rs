@@ -54,6 +54,18 @@ impl SqlDagRepository {
         })
     }
 
+    /// The pool, for the other tables of the same database (tokens).
+    pub fn pool(&self) -> sqlx::AnyPool {
+        self.pool.clone()
+    }
+
+    /// On SQLite, the lock every writer of this database must hold (see
+    /// `writer`): a write outside it could make a DAG transaction fail with
+    /// "database is locked".
+    pub fn sqlite_writer(&self) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
+        (self.backend == Backend::Sqlite).then(|| self.writer.clone())
+    }
+
     /// Whose changes notifications from this repository announce.
     pub fn origin(&self) -> &str {
         &self.origin

@@ -81,6 +81,7 @@ pub async fn local_cluster_with(
         python: Some(python()),
         fetch_bytes_per_sec,
         tls_dir: None,
+        store_token_file: None,
     })
     .await
     .unwrap()

@@ -1,0 +1,63 @@
+//! The role each method of the orchestrator's services needs (the gate in
+//! front of the routes checks it; see `obup_kit::auth`). Every method is
+//! listed: a test checks the table against the protos.
+
+use obup_kit::auth::Role::{self, Admin, Operator, Viewer};
+
+pub const ACCESS: &[(&str, Role)] = &[
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/PlanUpgrade",
+        Viewer,
+    ),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/CheckUpgrade",
+        Operator,
+    ),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/StartUpgrade",
+        Operator,
+    ),
+    ("/obup.orchestrator.v1.UpgradeOrchestrator/GetDag", Viewer),
+    ("/obup.orchestrator.v1.UpgradeOrchestrator/ListDags", Viewer),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/OperateDag",
+        Operator,
+    ),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/PassNode",
+        Operator,
+    ),
+    ("/obup.orchestrator.v1.UpgradeOrchestrator/GetNode", Viewer),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/GetSubTask",
+        Viewer,
+    ),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/GetSubTaskLogs",
+        Viewer,
+    ),
+    ("/obup.orchestrator.v1.UpgradeOrchestrator/WatchDag", Viewer),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/WatchDags",
+        Viewer,
+    ),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/RegisterCluster",
+        Admin,
+    ),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/ListClusters",
+        Viewer,
+    ),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/GetCluster",
+        Viewer,
+    ),
+    (
+        "/obup.orchestrator.v1.UpgradeOrchestrator/RemoveCluster",
+        Admin,
+    ),
+    ("/obup.auth.v1.Tokens/CreateToken", Admin),
+    ("/obup.auth.v1.Tokens/ListTokens", Admin),
+    ("/obup.auth.v1.Tokens/RevokeToken", Admin),
+];

@@ -1,0 +1,85 @@
+//! `obup.auth.v1.Tokens` handlers.
+
+use obup_kit::auth::{Principal, Role};
+use obup_proto::pb::auth::v1 as pb;
+use pb::tokens_server::{Tokens as TokensApi, TokensServer};
+use tonic::{Request, Response, Status};
+
+use super::handler::now_ms;
+use crate::Error;
+use crate::tokens::{StoredToken, TokenSpec, Tokens};
+
+/// The tonic service for `tokens`.
+pub fn tokens_server(tokens: Tokens) -> TokensServer<Handler> {
+    TokensServer::new(Handler { tokens })
+}
+
+#[derive(Debug, Clone)]
+pub struct Handler {
+    tokens: Tokens,
+}
+
+#[tonic::async_trait]
+impl TokensApi for Handler {
+    async fn create_token(
+        &self,
+        request: Request<pb::CreateTokenRequest>,
+    ) -> Result<Response<pb::CreateTokenResponse>, Status> {
+        let caller = Principal::of(&request);
+        let m = request.into_inner();
+        let spec = TokenSpec {
+            role: Role::parse(&m.role).ok_or_else(|| Error::InvalidArgument {
+                field: "role",
+                reason: format!("expected viewer, operator or admin, got {:?}", m.role),
+            })?,
+            name: m.name,
+            cluster: Some(m.cluster).filter(|c| !c.is_empty()),
+            expires_at_ms: Some(m.expires_at_ms).filter(|&t| t != 0),
+        };
+        let (stored, secret) = self.tokens.create(&spec, &caller, now_ms()).await?;
+        Ok(Response::new(pb::CreateTokenResponse {
+            token: Some(token(stored)),
+            secret: secret.secret().to_owned(),
+        }))
+    }
+
+    async fn list_tokens(
+        &self,
+        request: Request<pb::ListTokensRequest>,
+    ) -> Result<Response<pb::ListTokensResponse>, Status> {
+        let caller = Principal::of(&request);
+        let all = self
+            .tokens
+            .list(request.into_inner().include_revoked, &caller)
+            .await?;
+        Ok(Response::new(pb::ListTokensResponse {
+            tokens: all.into_iter().map(token).collect(),
+        }))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::Token>, Status> {
+        let caller = Principal::of(&request);
+        let revoked = self
+            .tokens
+            .revoke(&request.into_inner().name, &caller, now_ms())
+            .await?;
+        Ok(Response::new(token(revoked)))
+    }
+}
+
+fn token(t: StoredToken) -> pb::Token {
+    pb::Token {
+        id: t.id,
+        name: t.name,
+        role: t.role.as_str().to_owned(),
+        cluster: t.cluster.unwrap_or_default(),
+        created_by: t.created_by,
+        created_at_ms: t.created_at_ms,
+        expires_at_ms: t.expires_at_ms.unwrap_or(0),
+        revoked_at_ms: t.revoked_at_ms.unwrap_or(0),
+        last_used_at_ms: t.last_used_at_ms.unwrap_or(0),
+    }
+}
