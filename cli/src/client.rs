@@ -1,6 +1,6 @@
 //! Connecting to an obup server and reporting its errors.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::Context;
 use obup_kit::auth::{BearerInterceptor, Token};
@@ -13,23 +13,50 @@ use tonic::transport::Channel;
 /// A channel whose calls carry the CLI's token.
 pub type Conn = InterceptedService<Channel, BearerInterceptor>;
 
-/// The token of this invocation: one command, one identity.
-static TOKEN: OnceLock<Option<Token>> = OnceLock::new();
+/// The token given for this invocation (`--token`, `OBUP_TOKEN`); `None`
+/// inside: none given. Unset: none chosen yet (a library caller).
+static GIVEN: OnceLock<Option<Token>> = OnceLock::new();
+/// Tokens a library caller (a test, `obup dev`'s own tools) chose per server.
+static BY_SERVER: Mutex<Vec<(String, Token)>> = Mutex::new(Vec::new());
 
-/// Chooses the token the CLI calls `server` with: `--token`/`OBUP_TOKEN`,
-/// else the file `obup dev` wrote for that address (see `token_files`),
-/// else none (the server then says what it needs).
-pub fn use_token(given: Option<&str>, server: &str) -> anyhow::Result<()> {
-    let token = match given {
-        Some(t) => Some(Token::parse(t).map_err(|e| anyhow::anyhow!("--token / OBUP_TOKEN: {e}"))?),
-        None => crate::token_files::find(server)?,
-    };
-    let _ = TOKEN.set(token);
+/// Chooses the token the CLI calls its server with: `--token`/`OBUP_TOKEN`,
+/// else, per server, the file `obup dev` wrote for that address (see
+/// `token_files`), else none (the server then says what it needs).
+pub fn use_token(given: Option<&str>) -> anyhow::Result<()> {
+    let token = given
+        .map(|t| Token::parse(t).map_err(|e| anyhow::anyhow!("--token / OBUP_TOKEN: {e}")))
+        .transpose()?;
+    let _ = GIVEN.set(token);
     Ok(())
 }
 
-fn bearer() -> BearerInterceptor {
-    BearerInterceptor::new(TOKEN.get().and_then(Option::as_ref))
+/// Calls to `server` from this process carry `token` (for callers of the
+/// library, which has no command line).
+pub fn use_token_for(server: &str, token: Token) {
+    let mut all = BY_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|(s, _)| s != server);
+    all.push((server.to_owned(), token));
+}
+
+/// The token calls to `server` carry.
+fn token_for(server: &str) -> anyhow::Result<Option<Token>> {
+    if let Some(Some(t)) = GIVEN.get() {
+        return Ok(Some(t.clone()));
+    }
+    let chosen = BY_SERVER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(s, _)| s == server)
+        .map(|(_, t)| t.clone());
+    match chosen {
+        Some(t) => Ok(Some(t)),
+        None => crate::token_files::find(server),
+    }
+}
+
+fn bearer(server: &str) -> anyhow::Result<BearerInterceptor> {
+    Ok(BearerInterceptor::new(token_for(server)?.as_ref()))
 }
 
 /// Largest message the CLI sends or accepts.
@@ -45,7 +72,7 @@ pub async fn channel(server: &str) -> anyhow::Result<Channel> {
 
 pub async fn packages(server: &str) -> anyhow::Result<PackageStoreClient<Conn>> {
     Ok(
-        PackageStoreClient::with_interceptor(channel(server).await?, bearer())
+        PackageStoreClient::with_interceptor(channel(server).await?, bearer(server)?)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE),
     )
@@ -53,7 +80,7 @@ pub async fn packages(server: &str) -> anyhow::Result<PackageStoreClient<Conn>> 
 
 pub async fn orchestrator(server: &str) -> anyhow::Result<UpgradeOrchestratorClient<Conn>> {
     Ok(
-        UpgradeOrchestratorClient::with_interceptor(channel(server).await?, bearer())
+        UpgradeOrchestratorClient::with_interceptor(channel(server).await?, bearer(server)?)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE),
     )
@@ -62,17 +89,16 @@ pub async fn orchestrator(server: &str) -> anyhow::Result<UpgradeOrchestratorCli
 pub async fn tokens(server: &str) -> anyhow::Result<TokensClient<Conn>> {
     Ok(TokensClient::with_interceptor(
         channel(server).await?,
-        bearer(),
+        bearer(server)?,
     ))
 }
 
 /// An error with the server's stable code, e.g.
 /// `OB.Package.Name.NotSupport: Unsupported name ...`.
 pub fn describe(s: tonic::Status) -> anyhow::Error {
-    if s.code() == tonic::Code::Unauthenticated && TOKEN.get().is_some_and(Option::is_none) {
+    if obup_kit::status::error_code(&s).as_deref() == Some("Auth.Token.Missing") {
         return anyhow::anyhow!(
-            "{}: {} (no token found: pass --token or set OBUP_TOKEN; `obup dev` keeps its admin token in <data dir>/tokens/admin.token)",
-            obup_kit::status::error_code(&s).unwrap_or_default(),
+            "Auth.Token.Missing: {} (none found: pass --token or set OBUP_TOKEN; `obup dev` keeps its admin token in <data dir>/tokens/admin.token)",
             s.message()
         );
     }

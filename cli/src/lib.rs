@@ -10,6 +10,7 @@
 //! - `health`: a gRPC health probe. `client`: connections and errors.
 
 mod client;
+pub use client::use_token_for;
 mod cluster;
 mod dag;
 mod demo;
@@ -236,7 +237,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let server = cli.server.as_str();
     if !matches!(cli.command, Command::Dev(_) | Command::Completions { .. }) {
-        client::use_token(cli.token.as_deref(), server)?;
+        client::use_token(cli.token.as_deref())?;
     }
     runtime.block_on(async {
         match cli.command {

@@ -14,6 +14,7 @@ async fn start(
     let args = DevArgs::for_data_dir(data_dir.to_owned());
     let dev = Dev::bind(&args).await.unwrap();
     let url = format!("http://{}", dev.local_addr());
+    obup_cli::use_token_for(&url, dev.admin_token().clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         dev.serve(async {
@@ -55,7 +56,18 @@ async fn packages_survive_a_restart() {
     task.await.unwrap();
 
     let (url, _stop, _task) = start(data.path()).await;
-    let mut client = PackageStoreClient::connect(url).await.unwrap();
+    let token = obup_kit::auth::read_token_file(&data.path().join("tokens/admin.token"))
+        .unwrap()
+        .unwrap();
+    let channel = tonic::transport::Channel::from_shared(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = PackageStoreClient::with_interceptor(
+        channel,
+        obup_kit::auth::BearerInterceptor::new(Some(&token)),
+    );
     let listed = client
         .list_packages(pb::ListPackagesRequest::default())
         .await

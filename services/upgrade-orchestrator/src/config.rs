@@ -120,6 +120,7 @@ impl Config {
     ///   seals cluster passwords;
     /// - `OBUP_AGENT_STORE_URL`: the package store as agents reach it
     ///   (default `OBUP_PACKAGE_STORE_URL`);
+    /// - `OBUP_PACKAGE_STORE_TOKEN_FILE`: the token to call the store with;
     /// - `OBUP_AGENT_TLS_CA`, `OBUP_AGENT_TLS_CERT`, `OBUP_AGENT_TLS_KEY`:
     ///   mutual TLS to the agents (all three, or none for plaintext);
     /// - `OBUP_DRIVER_POLL_MS`: how often waits on a cluster ask (default
@@ -143,6 +144,15 @@ impl Config {
             config.secret_key = SecretKeySource::File(file.into());
         }
         config.agent_store_url = env("OBUP_AGENT_STORE_URL");
+        if let Some(file) = env("OBUP_PACKAGE_STORE_TOKEN_FILE") {
+            let token = obup_kit::auth::read_token_file(file.as_ref())?.ok_or_else(|| {
+                Error::InvalidArgument {
+                    field: "OBUP_PACKAGE_STORE_TOKEN_FILE",
+                    reason: format!("{file} holds no obup token"),
+                }
+            })?;
+            config.package_store_token = Some(token);
+        }
         match (
             env("OBUP_AGENT_TLS_CA"),
             env("OBUP_AGENT_TLS_CERT"),

@@ -1,39 +1,94 @@
 //! `obup-orchestrator`: the upgrade orchestrator on its own, configured by
 //! the environment (`Config::from_env`: `OBUP_DATA_DIR`, `DATABASE_URL`,
-//! `OBUP_PACKAGE_STORE_URL`, `OBUP_SECRET_KEY`/`OBUP_SECRET_KEY_FILE`,
-//! `OBUP_ENGINE_ID`, `OBUP_ENGINE_LEASE_SECS`, `OBUP_ENGINE_CONCURRENCY`,
+//! `OBUP_PACKAGE_STORE_URL`, `OBUP_PACKAGE_STORE_TOKEN_FILE`,
+//! `OBUP_SECRET_KEY`/`OBUP_SECRET_KEY_FILE`, `OBUP_ENGINE_ID`,
+//! `OBUP_ENGINE_LEASE_SECS`, `OBUP_ENGINE_CONCURRENCY`,
 //! `OBUP_AGENT_STORE_URL`, `OBUP_AGENT_TLS_{CA,CERT,KEY}`), plus
-//! `OBUP_LISTEN` (default `127.0.0.1:2887`).
+//! `OBUP_LISTEN` (default `127.0.0.1:2887`) and:
+//!
+//! - `OBUP_AUTH`: `tokens` (default: every call but health and reflection
+//!   needs a token, see `obup_kit::auth`) or `off` (loopback only);
+//! - `OBUP_ADMIN_TOKEN_FILE` (default `<data dir>/tokens/admin.token`):
+//!   where an admin token `admin-<engine id>` is kept (0600), made on first
+//!   start, so that the first `obup token create` has a token to call with.
 
 use std::io::Write;
+use std::sync::Arc;
 
+use anyhow::Context;
+use obup_kit::auth::{Gate, Policy};
+use obup_upgrade_orchestrator::grpc::access::ACCESS;
 use obup_upgrade_orchestrator::{Config, startup};
 use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     obup_kit::telemetry::init("info");
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let config = Config::from_env()?;
+    let listen = env("OBUP_LISTEN").unwrap_or_else(|| "127.0.0.1:2887".into());
+    let checks_tokens = match env("OBUP_AUTH").as_deref() {
+        None | Some("tokens") => true,
+        Some("off") => false,
+        Some(other) => anyhow::bail!("OBUP_AUTH must be tokens or off, got {other:?}"),
+    };
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    let addr = listener.local_addr()?;
+    if !checks_tokens && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "OBUP_AUTH=off on {addr}: anyone who reaches it could stop your zones; \
+             listen on a loopback address or check tokens"
+        );
+    }
     let (stop, stopped) = watch::channel(false);
     let running = startup::start(&config, stopped).await?;
-    let listen = std::env::var("OBUP_LISTEN")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "127.0.0.1:2887".into());
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
-    let router = obup_kit::grpc::router(
+    let gate = if checks_tokens {
+        let file = env("OBUP_ADMIN_TOKEN_FILE").map_or_else(
+            || {
+                std::path::PathBuf::from(
+                    env("OBUP_DATA_DIR").unwrap_or_else(|| "./obup-data".into()),
+                )
+                .join("tokens/admin.token")
+            },
+            std::path::PathBuf::from,
+        );
+        let kept = obup_kit::auth::read_token_file(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        let name = format!("admin-{}", config.engine.owner);
+        let now = chrono::Utc::now().timestamp_millis();
+        let token = running
+            .tokens
+            .ensure(&name, obup_kit::auth::Role::Admin, kept.clone(), now)
+            .await?;
+        if kept.as_ref() != Some(&token) {
+            obup_kit::auth::write_token_file(&file, &token)
+                .with_context(|| format!("writing {}", file.display()))?;
+        }
+        tracing::info!(token = %name, file = %file.display(), "admin token");
+        Some(Arc::new(Gate {
+            verifier: Some(running.tokens.verifier()),
+            policy: Policy::of(&[ACCESS]),
+        }))
+    } else {
+        tracing::warn!(%addr, "OBUP_AUTH=off: no call is checked");
+        None
+    };
+    let router = obup_kit::grpc::guarded_router(
         tonic::service::Routes::new(obup_upgrade_orchestrator::grpc::server(
             running.orchestrator,
+        ))
+        .add_service(obup_upgrade_orchestrator::grpc::tokens_server(
+            running.tokens,
         )),
-        &[startup::SERVICE_NAME],
+        &[startup::SERVICE_NAME, startup::TOKENS_SERVICE_NAME],
         &[obup_proto::FILE_DESCRIPTOR_SET],
+        gate,
     )
     .await;
     // Scripts wait for this line; a closed stdout must not stop the server.
     let _ = writeln!(
         std::io::stdout(),
-        "obup-orchestrator listening on http://{}",
-        listener.local_addr()?
+        "obup-orchestrator listening on http://{addr}"
     );
     obup_kit::grpc::serve(listener, router, obup_kit::shutdown::signal()).await?;
     let _ = stop.send(true);

@@ -65,6 +65,8 @@ fn orchestrator_with(
         ("OBUP_ENGINE_ID", id.into()),
         ("OBUP_ENGINE_LEASE_SECS", lease.into()),
         ("OBUP_DRIVER_POLL_MS", "50".into()),
+        // Tokens are the subject of `tokens_made_on_one_work_on_the_other`.
+        ("OBUP_AUTH", "off".into()),
     ];
     env.extend(extra.iter().cloned());
     ServiceProcess::start(Path::new(BIN), &env).unwrap()
@@ -472,4 +474,112 @@ async fn a_watcher_on_one_orchestrator_follows_a_dag_another_runs() {
     let done = dag(&b.url, id).await.unwrap();
     assert_eq!(done.state, "SUCCEED");
     assert_eq!(seqs.last(), Some(&done.seq));
+}
+
+/// With tokens on (the default), each orchestrator makes its own admin
+/// token on first start; a token made through one works on the other
+/// (they share the database), its revocation too (within the 5 s cache),
+/// and a call without one is refused with its stable code.
+#[tokio::test]
+async fn tokens_made_on_one_orchestrator_work_on_the_other() {
+    use obup_proto::pb::auth::v1 as apb;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create()
+        .await
+        .expect("PostgreSQL must be running (see README)");
+    let on = [("OBUP_AUTH", OsString::from("tokens"))];
+    let (a_data, b_data) = (dir.path().join("a"), dir.path().join("b"));
+    let a = orchestrator_with(
+        "engine-a",
+        &a_data,
+        &db.url,
+        "http://127.0.0.1:9",
+        "10",
+        &on,
+    );
+    let b = orchestrator_with(
+        "engine-b",
+        &b_data,
+        &db.url,
+        "http://127.0.0.1:9",
+        "10",
+        &on,
+    );
+    let admin = |data: &Path| {
+        let file = data.join("tokens/admin.token");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&file).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        obup_kit::auth::read_token_file(&file).unwrap().unwrap()
+    };
+    let (a_admin, b_admin) = (admin(&a_data), admin(&b_data));
+    assert_ne!(a_admin, b_admin, "each keeps its own");
+    let with = |url: &str, token: Option<&obup_kit::auth::Token>| {
+        let channel = Channel::from_shared(url.to_owned()).unwrap().connect_lazy();
+        let bearer = obup_kit::auth::BearerInterceptor::new(token);
+        (
+            UpgradeOrchestratorClient::with_interceptor(channel.clone(), bearer.clone()),
+            apb::tokens_client::TokensClient::with_interceptor(channel, bearer),
+        )
+    };
+
+    let refused = with(&b.url, None)
+        .0
+        .list_dags(opb::ListDagsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (
+            refused.code(),
+            obup_kit::status::error_code(&refused).as_deref()
+        ),
+        (tonic::Code::Unauthenticated, Some("Auth.Token.Missing"))
+    );
+    let made = with(&a.url, Some(&a_admin))
+        .1
+        .create_token(apb::CreateTokenRequest {
+            name: "ci".into(),
+            role: "viewer".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ci = obup_kit::auth::Token::parse(&made.secret).unwrap();
+    let (mut on_b, _) = with(&b.url, Some(&ci));
+    on_b.list_dags(opb::ListDagsRequest::default())
+        .await
+        .expect("a token made on A works on B");
+    let denied = on_b.start_upgrade(target()).await.unwrap_err();
+    assert_eq!(
+        obup_kit::status::error_code(&denied).as_deref(),
+        Some("Auth.Role.Insufficient")
+    );
+    with(&b.url, Some(&b_admin))
+        .1
+        .revoke_token(apb::RevokeTokenRequest { name: "ci".into() })
+        .await
+        .unwrap();
+    // A caches for 5 s what it looked up; then it sees the revocation.
+    let (mut on_a, _) = with(&a.url, Some(&ci));
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match on_a.list_dags(opb::ListDagsRequest::default()).await {
+            Err(e) => {
+                assert_eq!(
+                    obup_kit::status::error_code(&e).as_deref(),
+                    Some("Auth.Token.Revoked")
+                );
+                break;
+            }
+            Ok(_) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "A still takes the revoked token"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
 }

@@ -117,6 +117,18 @@ async fn traced(
     response
 }
 
+/// Puts the connection's peer into each request, as axum's `ConnectInfo`.
+fn with_peer<B>(
+    peer: std::net::SocketAddr,
+) -> impl FnMut(axum::http::Request<B>) -> axum::http::Request<B> + Clone {
+    move |mut request| {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        request
+    }
+}
+
 /// Per-stream HTTP/2 receive window. It must hold several upload messages
 /// (1 MiB each): with hyper's default of 1 MiB the client stalls after every
 /// message until the server has processed it, and an upload runs at a
@@ -178,7 +190,13 @@ pub async fn serve_tls(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, %peer, "cannot set TCP_NODELAY");
         }
-        let service = TowerToHyperService::new(router.clone());
+        // Handlers see who connected (the gateway throttles failed
+        // passwords per address), as axum's `ConnectInfo`.
+        let service = TowerToHyperService::new(
+            tower::ServiceBuilder::new()
+                .map_request(with_peer(peer))
+                .service(router.clone()),
+        );
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();

@@ -345,3 +345,42 @@ fn envelope(body: &[u8]) -> Value {
     serde_json::from_slice(body)
         .unwrap_or_else(|_| panic!("not an envelope: {}", String::from_utf8_lossy(body)))
 }
+
+/// obshell lets the root password be guessed at line rate; here an address
+/// that fails `MAX_FAILURES` times is refused for a while, with obshell's
+/// envelope, even with the right password, and nothing is stored.
+#[tokio::test]
+async fn password_guessing_is_throttled_per_address() {
+    let app = start(|a| a.root_password = PASSWORD.into()).await;
+    let c = Client::new(app.public_key().await);
+    let guess = |password: &str| {
+        Req::new("GET", PACKAGES)
+            .header(
+                "X-OCS-Header",
+                sdk_header(&c.public_b64, password, PACKAGES, &AES).unwrap(),
+            )
+            .raw()
+    };
+    for i in 0..obup_gateway::security::MAX_FAILURES {
+        let (status, body) = app.http(&guess(&format!("guess{i}"))).await;
+        let got = envelope(&body);
+        assert_eq!(
+            (status, got["error"]["errCode"].as_str()),
+            (
+                401,
+                Some("Security.Authentication.IncorrectOceanbasePassword")
+            ),
+            "attempt {i}: {got}"
+        );
+    }
+    for password in ["one more guess", PASSWORD] {
+        let (status, body) = app.http(&guess(password)).await;
+        let got = envelope(&body);
+        assert_eq!(
+            (status, got["error"]["errCode"].as_str()),
+            (429, Some("Security.Authentication.TooManyAttempts")),
+            "{got}"
+        );
+        assert_eq!(got["successful"], false);
+    }
+}

@@ -198,7 +198,15 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         let target = uri
             .path_and_query()
             .map_or_else(|| uri.path(), |pq| pq.as_str());
-        match state.security.authenticate(&parts.headers, target, &meta) {
+        // Set by the server for every connection (obup_kit::grpc::serve).
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        match state
+            .security
+            .authenticate(&parts.headers, target, &meta, peer)
+        {
             Ok(auth) => Ok(Self { meta, auth }),
             Err(e) => Err(reply(&meta, Err(e.into()))),
         }

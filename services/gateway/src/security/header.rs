@@ -159,6 +159,15 @@ pub fn verify(
     seen.check(raw, ts, now)
 }
 
+/// Whether `e` says a password was wrong (what a guesser gets).
+pub fn is_wrong_password(e: &ApiError) -> bool {
+    matches!(
+        e.err_code.as_str(),
+        "Security.Authentication.IncorrectOceanbasePassword"
+            | "Security.Authentication.IncorrectAgentPassword"
+    )
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

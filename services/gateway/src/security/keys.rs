@@ -22,6 +22,14 @@ impl Keys {
     /// Loads the key at `path` (PKCS#1 DER) or creates one of `bits` bits.
     pub fn load_or_create(path: &Path, bits: usize) -> Result<Self, Error> {
         let private = match std::fs::read(path) {
+            Ok(der) if !private_to_owner(path)? => {
+                // Made by an older obup or by hand: tighten, and say so.
+                tracing::warn!(path = %path.display(), "the RSA key was readable by others; made it 0600");
+                restrict(path)?;
+                RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| {
+                    Error::Config(format!("{} is not a PKCS#1 RSA key: {e}", path.display()))
+                })?
+            }
             Ok(der) => RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| {
                 Error::Config(format!("{} is not a PKCS#1 RSA key: {e}", path.display()))
             })?,
@@ -35,9 +43,10 @@ impl Keys {
                     std::fs::create_dir_all(dir)?;
                 }
                 // Written then renamed: a crash never leaves half a key.
+                // Created 0600: never readable by others, not even briefly.
                 let tmp = path.with_extension("tmp");
-                std::fs::write(&tmp, der.as_bytes())?;
-                restrict(&tmp)?;
+                let _ = std::fs::remove_file(&tmp);
+                write_private(&tmp, der.as_bytes())?;
                 std::fs::rename(&tmp, path)?;
                 key
             }
@@ -114,13 +123,49 @@ impl Keys {
     }
 }
 
-#[cfg(unix)]
 fn restrict(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
-#[cfg(not(unix))]
-fn restrict(_: &Path) -> std::io::Result<()> {
-    Ok(())
+/// Whether only the owner may read or write `path`.
+fn private_to_owner(path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    Ok(std::fs::metadata(path)?.permissions().mode() & 0o077 == 0)
+}
+
+/// Creates `path` (which must not exist) with mode 0600 and writes `bytes`.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_key_file_is_made_0600_and_a_looser_one_is_tightened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway/rsa_key.der");
+        let made = Keys::load_or_create(&path, 1024).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let again = Keys::load_or_create(&path, 1024).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(again.public_b64(), made.public_b64());
+    }
 }

@@ -7,6 +7,7 @@ mod gcm;
 mod header;
 mod header_json;
 mod keys;
+mod throttle;
 
 use axum::http::{HeaderMap, StatusCode};
 
@@ -15,6 +16,7 @@ pub use client::{gcm_header, sdk_header};
 pub use gcm::{SCHEME as GCM_SCHEME, encrypt as gcm_encrypt};
 pub use header::{AGENT_HEADER, AuthHeader, OB_HEADER, Passwords, ReplayGuard, Scheme};
 pub use keys::Keys;
+pub use throttle::{MAX_FAILURES, Throttle};
 
 use crate::envelope::{ApiError, RequestMeta};
 
@@ -24,6 +26,7 @@ pub struct Security {
     pub keys: Keys,
     pub passwords: Passwords,
     replay: ReplayGuard,
+    throttle: Throttle,
 }
 
 impl Security {
@@ -32,12 +35,36 @@ impl Security {
             keys,
             passwords,
             replay: ReplayGuard::default(),
+            throttle: Throttle::default(),
         }
     }
 
     /// Authenticates a request from its headers alone: the body is not read
-    /// yet, and expiry is judged by when the headers arrived.
+    /// yet, and expiry is judged by when the headers arrived. Wrong
+    /// passwords from `peer` are counted; too many and it is refused
+    /// outright for a while (see `throttle`).
     pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        target: &str,
+        meta: &RequestMeta,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<AuthHeader, ApiError> {
+        if let Some(ip) = peer {
+            self.throttle.check(ip)?;
+        }
+        let result = self.check_header(headers, target, meta);
+        if let Some(ip) = peer {
+            match &result {
+                Ok(_) => self.throttle.succeeded(ip),
+                Err(e) if header::is_wrong_password(e) => self.throttle.failed(ip),
+                Err(_) => {}
+            }
+        }
+        result
+    }
+
+    fn check_header(
         &self,
         headers: &HeaderMap,
         target: &str,

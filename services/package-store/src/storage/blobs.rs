@@ -24,8 +24,8 @@ use crate::{Error, Result};
 /// Parts written to the backend concurrently by one upload.
 const MAX_INFLIGHT_PARTS: usize = 4;
 
-/// Where package bytes go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where package bytes go. `Debug` prints no secret key.
+#[derive(Clone, PartialEq, Eq)]
 pub enum ObjectStoreConfig {
     /// A directory on the local filesystem.
     Local { root: PathBuf },
@@ -38,6 +38,31 @@ pub enum ObjectStoreConfig {
         access_key_id: Option<String>,
         secret_access_key: Option<String>,
     },
+}
+
+impl std::fmt::Debug for ObjectStoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local { root } => f.debug_struct("Local").field("root", root).finish(),
+            Self::S3 {
+                bucket,
+                endpoint,
+                region,
+                access_key_id,
+                secret_access_key,
+            } => f
+                .debug_struct("S3")
+                .field("bucket", bucket)
+                .field("endpoint", endpoint)
+                .field("region", region)
+                .field("access_key_id", access_key_id)
+                .field(
+                    "secret_access_key",
+                    &secret_access_key.as_ref().map(|_| "<redacted>"),
+                )
+                .finish(),
+        }
+    }
 }
 
 impl ObjectStoreConfig {
@@ -284,5 +309,24 @@ impl PartWriter {
     pub async fn abort(self) -> Result<()> {
         self.inner.abort().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::ObjectStoreConfig;
+
+    #[test]
+    fn debug_output_names_no_secret_key() {
+        let c = ObjectStoreConfig::S3 {
+            bucket: "b".into(),
+            endpoint: None,
+            region: "us-east-1".into(),
+            access_key_id: Some("AKIA1".into()),
+            secret_access_key: Some("very-secret-value".into()),
+        };
+        let text = format!("{c:?} {c:#?}");
+        assert!(!text.contains("very-secret-value"), "{text}");
+        assert!(text.contains("<redacted>") && text.contains("AKIA1"));
     }
 }
