@@ -30,16 +30,10 @@ impl DevTokens {
             ("dev-agents", Role::Viewer, "agents.token"),
         ] {
             let path = dir.join(file);
-            let kept = obup_kit::auth::read_token_file(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
             let token = tokens
-                .ensure(name, role, kept.clone(), now)
+                .keep_in_file(name, role, &path, now)
                 .await
-                .with_context(|| format!("making the {name} token"))?;
-            if kept.as_ref() != Some(&token) {
-                obup_kit::auth::write_token_file(&path, &token)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
+                .with_context(|| format!("keeping the {name} token in {}", path.display()))?;
             made.push((token, path));
         }
         let mut made = made.into_iter();

@@ -22,6 +22,8 @@ pub struct Application {
     listener: TcpListener,
     store: PackageStore,
     config: Config,
+    /// Who may call what; `None`: nobody is checked.
+    gate: Option<std::sync::Arc<obup_kit::auth::Gate>>,
 }
 
 impl Application {
@@ -35,7 +37,14 @@ impl Application {
             listener,
             store,
             config,
+            gate: None,
         })
+    }
+
+    /// Every call (health and reflection excepted) admitted by `gate`.
+    pub fn with_gate(mut self, gate: std::sync::Arc<obup_kit::auth::Gate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -57,10 +66,11 @@ impl Application {
         let sweeper = self
             .store
             .spawn_sweeper(self.config.sweep_interval, stop_rx);
-        let router = obup_kit::grpc::router(
+        let router = obup_kit::grpc::guarded_router(
             routes(self.store),
             &[SERVICE_NAME],
             &[obup_proto::FILE_DESCRIPTOR_SET],
+            self.gate,
         )
         .await;
         let result = obup_kit::grpc::serve(self.listener, router, shutdown).await;

@@ -10,16 +10,33 @@
 //!   needs a token, see `obup_kit::auth`) or `off` (loopback only);
 //! - `OBUP_ADMIN_TOKEN_FILE` (default `<data dir>/tokens/admin.token`):
 //!   where an admin token `admin-<engine id>` is kept (0600), made on first
-//!   start, so that the first `obup token create` has a token to call with.
+//!   start, so that the first `obup token create` has a token to call with;
+//! - `OBUP_SERVICE_TOKENS_DIR`: where the services' tokens are kept (made
+//!   on first start): `orchestrator.token` (this one's, for the package
+//!   store, unless `OBUP_PACKAGE_STORE_TOKEN_FILE` names another),
+//!   `package-store.token` (for `OBUP_AUTH_TOKEN_FILE` of the store) and
+//!   `gateway.token` (for `OBUP_SERVICE_TOKEN_FILE` of the gateway).
 
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::Context;
-use obup_kit::auth::{Gate, Policy};
+use std::path::PathBuf;
+
+use obup_kit::auth::{Gate, Policy, Role};
 use obup_upgrade_orchestrator::grpc::access::ACCESS;
+use obup_upgrade_orchestrator::tokens::Tokens;
 use obup_upgrade_orchestrator::{Config, startup};
 use tokio::sync::watch;
+
+/// The tokens `OBUP_SERVICE_TOKENS_DIR` receives, `<name>.token` each: the
+/// orchestrator's own for the package store, the package store's for
+/// checking its callers here, the gateway's for calling both (it
+/// authenticates REST callers itself).
+const SERVICE_TOKENS: [(&str, Role); 3] = [
+    ("orchestrator", Role::Viewer),
+    ("package-store", Role::Viewer),
+    ("gateway", Role::Admin),
+];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -40,39 +57,44 @@ async fn main() -> anyhow::Result<()> {
              listen on a loopback address or check tokens"
         );
     }
-    let (stop, stopped) = watch::channel(false);
-    let running = startup::start(&config, stopped).await?;
+    let mut config = config;
     let gate = if checks_tokens {
+        // Before the services: the orchestrator's own token for the package
+        // store must be in its configuration when it starts.
+        let tokens = Tokens::open(&config.database_url).await?;
+        let now = chrono::Utc::now().timestamp_millis();
         let file = env("OBUP_ADMIN_TOKEN_FILE").map_or_else(
             || {
-                std::path::PathBuf::from(
-                    env("OBUP_DATA_DIR").unwrap_or_else(|| "./obup-data".into()),
-                )
-                .join("tokens/admin.token")
+                PathBuf::from(env("OBUP_DATA_DIR").unwrap_or_else(|| "./obup-data".into()))
+                    .join("tokens/admin.token")
             },
-            std::path::PathBuf::from,
+            PathBuf::from,
         );
-        let kept = obup_kit::auth::read_token_file(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
         let name = format!("admin-{}", config.engine.owner);
-        let now = chrono::Utc::now().timestamp_millis();
-        let token = running
-            .tokens
-            .ensure(&name, obup_kit::auth::Role::Admin, kept.clone(), now)
-            .await?;
-        if kept.as_ref() != Some(&token) {
-            obup_kit::auth::write_token_file(&file, &token)
-                .with_context(|| format!("writing {}", file.display()))?;
+        tokens.keep_in_file(&name, Role::Admin, &file, now).await?;
+        if let Some(dir) = env("OBUP_SERVICE_TOKENS_DIR").map(PathBuf::from) {
+            for (service, role) in SERVICE_TOKENS {
+                let token = tokens
+                    .keep_in_file(service, role, &dir.join(format!("{service}.token")), now)
+                    .await?;
+                if service == "orchestrator" && config.package_store_token.is_none() {
+                    config.package_store_token = Some(token);
+                }
+            }
         }
-        tracing::info!(token = %name, file = %file.display(), "admin token");
-        Some(Arc::new(Gate {
-            verifier: Some(running.tokens.verifier()),
-            policy: Policy::of(&[ACCESS]),
-        }))
+        true
     } else {
         tracing::warn!(%addr, "OBUP_AUTH=off: no call is checked");
-        None
+        false
     };
+    let (stop, stopped) = watch::channel(false);
+    let running = startup::start(&config, stopped).await?;
+    let gate = gate.then(|| {
+        Arc::new(Gate {
+            verifier: Some(running.tokens.verifier()),
+            policy: Policy::of(&[ACCESS]),
+        })
+    });
     let router = obup_kit::grpc::guarded_router(
         tonic::service::Routes::new(obup_upgrade_orchestrator::grpc::server(
             running.orchestrator,

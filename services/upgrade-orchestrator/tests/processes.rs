@@ -489,13 +489,18 @@ async fn tokens_made_on_one_orchestrator_work_on_the_other() {
         .expect("PostgreSQL must be running (see README)");
     let on = [("OBUP_AUTH", OsString::from("tokens"))];
     let (a_data, b_data) = (dir.path().join("a"), dir.path().join("b"));
+    let services = dir.path().join("service-tokens");
+    let a_env = [
+        on[0].clone(),
+        ("OBUP_SERVICE_TOKENS_DIR", services.clone().into_os_string()),
+    ];
     let a = orchestrator_with(
         "engine-a",
         &a_data,
         &db.url,
         "http://127.0.0.1:9",
         "10",
-        &on,
+        &a_env,
     );
     let b = orchestrator_with(
         "engine-b",
@@ -523,6 +528,30 @@ async fn tokens_made_on_one_orchestrator_work_on_the_other() {
             apb::tokens_client::TokensClient::with_interceptor(channel, bearer),
         )
     };
+
+    // A made the services' tokens, each 0600, with its role.
+    let listed = with(&b.url, Some(&b_admin))
+        .1
+        .list_tokens(apb::ListTokensRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens;
+    for (service, role) in [
+        ("orchestrator", "viewer"),
+        ("package-store", "viewer"),
+        ("gateway", "admin"),
+    ] {
+        let file = services.join(format!("{service}.token"));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&file).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        assert!(
+            listed.iter().any(|t| t.name == service && t.role == role),
+            "{service}: {listed:?}"
+        );
+    }
 
     let refused = with(&b.url, None)
         .0

@@ -499,3 +499,94 @@ fn every_method_has_a_role() {
     assert!(methods.len() >= 26, "{methods:?}");
     assert_eq!(methods, listed);
 }
+
+/// A package store on its own (as `obup-package-store` with
+/// `OBUP_AUTH_URL`) checks its callers' tokens with the orchestrator that
+/// stores them: roles hold, and a revocation reaches it within its cache.
+#[tokio::test]
+async fn a_package_store_on_its_own_checks_tokens_with_the_orchestrator() {
+    use std::sync::Arc;
+
+    use obup_kit::auth::{Gate, Policy, RemoteLookup, Verifier};
+    use ppb::package_store_client::PackageStoreClient;
+
+    let mut app = start(|_| {}).await;
+    let own = make(&mut app, "store", Role::Viewer, "", 0).await;
+    let ci = make(&mut app, "ci", Role::Operator, "", 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = obup_package_store::Config::embedded(dir.path()).unwrap();
+    let store = obup_package_store::startup::Application::build(config, "127.0.0.1:0")
+        .await
+        .unwrap()
+        .with_gate(Arc::new(Gate {
+            verifier: Some(Arc::new(Verifier::new(Arc::new(
+                RemoteLookup::new(&app.url, &own).unwrap(),
+            )))),
+            policy: Policy::of(&[obup_package_store::grpc::access::ACCESS]),
+        }));
+    let url = format!("http://{}", store.local_addr());
+    tokio::spawn(store.run_until_stopped(std::future::pending()));
+    let channel = tonic::transport::Channel::from_shared(url)
+        .unwrap()
+        .connect_lazy();
+    let client = |h: Headers| PackageStoreClient::with_interceptor(channel.clone(), h);
+
+    let e = client(Headers(vec![]))
+        .list_packages(ppb::ListPackagesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "Auth.Token.Missing");
+    let e = client(Headers::bearer(&Token::generate()))
+        .list_packages(ppb::ListPackagesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "Auth.Token.Invalid");
+    let mut as_ci = client(Headers::bearer(&ci));
+    as_ci
+        .list_packages(ppb::ListPackagesRequest::default())
+        .await
+        .expect("an operator lists");
+    let e = as_ci
+        .delete_package(ppb::DeletePackageRequest { id: 1 })
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "Auth.Role.Insufficient");
+
+    app.tokens
+        .revoke_token(apb::RevokeTokenRequest { name: "ci".into() })
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        match as_ci
+            .list_packages(ppb::ListPackagesRequest::default())
+            .await
+        {
+            Err(e) => {
+                assert_eq!(code(&e), "Auth.Token.Revoked");
+                break;
+            }
+            Ok(_) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the store still takes a revoked token"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        }
+    }
+    // The store's own token's use is recorded where tokens live.
+    let listed = app
+        .tokens
+        .list_tokens(apb::ListTokensRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens;
+    assert!(
+        listed
+            .iter()
+            .any(|t| t.name == "store" && t.last_used_at_ms > 0),
+        "{listed:?}"
+    );
+}

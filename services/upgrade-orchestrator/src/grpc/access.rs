@@ -60,4 +60,6 @@ pub const ACCESS: &[(&str, Role)] = &[
     ("/obup.auth.v1.Tokens/CreateToken", Admin),
     ("/obup.auth.v1.Tokens/ListTokens", Admin),
     ("/obup.auth.v1.Tokens/RevokeToken", Admin),
+    // A package store on its own asks this with its viewer token.
+    ("/obup.auth.v1.Tokens/CheckToken", Viewer),
 ];

@@ -1,6 +1,6 @@
 //! `obup.auth.v1.Tokens` handlers.
 
-use obup_kit::auth::{Principal, Role};
+use obup_kit::auth::{Principal, Role, TokenHash};
 use obup_proto::pb::auth::v1 as pb;
 use pb::tokens_server::{Tokens as TokensApi, TokensServer};
 use tonic::{Request, Response, Status};
@@ -57,6 +57,13 @@ impl TokensApi for Handler {
         }))
     }
 
+    async fn check_token(
+        &self,
+        request: Request<pb::CheckTokenRequest>,
+    ) -> Result<Response<pb::CheckTokenResponse>, Status> {
+        Ok(Response::new(self.check(request.into_inner()).await?))
+    }
+
     async fn revoke_token(
         &self,
         request: Request<pb::RevokeTokenRequest>,
@@ -68,6 +75,25 @@ impl TokensApi for Handler {
             .await?;
         Ok(Response::new(token(revoked)))
     }
+}
+
+impl Handler {
+    async fn check(&self, m: pb::CheckTokenRequest) -> Result<pb::CheckTokenResponse, Status> {
+        let hash = parse_hash(&m.sha256)?;
+        let found = self.tokens.check(hash, now_ms()).await?;
+        Ok(pb::CheckTokenResponse {
+            token: found.map(token),
+        })
+    }
+}
+
+fn parse_hash(hex_text: &str) -> Result<TokenHash, Error> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut bytes).map_err(|_| Error::InvalidArgument {
+        field: "sha256",
+        reason: "expected 64 lowercase hex digits".into(),
+    })?;
+    Ok(TokenHash(bytes))
 }
 
 fn token(t: StoredToken) -> pb::Token {

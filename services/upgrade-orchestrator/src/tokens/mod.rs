@@ -128,6 +128,25 @@ impl Tokens {
         })
     }
 
+    /// The token whose SHA-256 is `hash`, for a service that checks tokens
+    /// elsewhere; its last use recorded (at most once a minute).
+    pub async fn check(
+        &self,
+        hash: obup_kit::auth::TokenHash,
+        now_ms: i64,
+    ) -> Result<Option<StoredToken>> {
+        let found = self.table.by_hash(hash).await?;
+        if let Some(t) = &found
+            && t.last_used_at_ms.is_none_or(|at| now_ms - at >= 60_000)
+        {
+            use obup_kit::auth::TokenLookup;
+            if let Err(e) = self.table.touch(t.id, now_ms).await {
+                tracing::warn!(token = t.id, error = %e, "cannot record the token's last use");
+            }
+        }
+        Ok(found)
+    }
+
     /// The token a deployment keeps in a file for its own use (`obup dev`'s
     /// admin token, its services' tokens): `kept` if it is still the live
     /// token `name` with `role`, else a new one (the old one revoked).
@@ -185,6 +204,24 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 impl Tokens {
+    /// [`Tokens::ensure`] for a token kept in `file` (0600): the one there
+    /// if it is still the live token `name`, else a new one written there.
+    pub async fn keep_in_file(
+        &self,
+        name: &str,
+        role: Role,
+        file: &std::path::Path,
+        now_ms: i64,
+    ) -> Result<Token> {
+        let kept = obup_kit::auth::read_token_file(file)?;
+        let token = self.ensure(name, role, kept.clone(), now_ms).await?;
+        if kept.as_ref() != Some(&token) {
+            obup_kit::auth::write_token_file(file, &token)?;
+            tracing::info!(token = %name, role = %role, file = %file.display(), "token written");
+        }
+        Ok(token)
+    }
+
     /// Tokens over the database at `database_url` (migrated), apart from a
     /// running orchestrator: `obup dev` makes its own tokens before its
     /// services start.

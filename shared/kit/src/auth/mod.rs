@@ -5,6 +5,7 @@
 //!   `authorization` header.
 //! - `verify`: looking a token up (in whatever stores tokens) behind a
 //!   short cache, so that a call costs one SHA-256 and a map lookup.
+//! - `remote`: the lookup of a service that stores no tokens itself.
 //! - `gate`: the axum middleware in front of the gRPC routes: method to
 //!   required role, the caller's [`Principal`] put into the request for the
 //!   handlers (cluster-limited tokens are checked there).
@@ -13,10 +14,12 @@
 //! (not you), each with a stable code from [`AuthError::code`].
 
 mod gate;
+mod remote;
 mod token;
 mod verify;
 
 pub use gate::{Gate, Policy, authenticate};
+pub use remote::RemoteLookup;
 pub use token::{BearerInterceptor, MAX_TOKEN_LEN, Token, TokenHash, bearer};
 pub use verify::{TokenLookup, TokenRecord, Verifier};
 
