@@ -98,7 +98,7 @@ pub fn read_build(home: &Path) -> anyhow::Result<Build> {
 
 /// Starts the observer as obshell does (`cd <home>;
 /// LD_LIBRARY_PATH=<home>/lib <home>/bin/observer`); it daemonizes and
-/// writes its own pid file.
+/// writes its own pid file, which this waits for.
 pub fn start_observer(home: &Path) -> anyhow::Result<()> {
     let status = Command::new(home.join("bin/observer"))
         .current_dir(home)
@@ -110,6 +110,19 @@ pub fn start_observer(home: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("starting {}/bin/observer", home.display()))?;
     if !status.success() {
         bail!("{}/bin/observer exited with {status}", home.display());
+    }
+    // An observer daemonizes: the command returns before the daemon has
+    // written its pid file. Wait for it, so that the first look sees the
+    // server alive (and its SQL port opens before `start` returns).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while live_pid(home).is_none() {
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "{}/bin/observer wrote no live pid to run/observer.pid within 10 s",
+                home.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! - `auth`: bearer tokens with roles, checked in front of every gRPC route.
 //! - `db`: SQL pools over PostgreSQL or SQLite with per-backend migrations.
 //! - `telemetry`: tracing subscriber set-up.
+//! - `fs`: files only their owner may read (keys, tokens).
 //! - `grpc`: serving gRPC services with health and reflection on one router.
 //! - `status`: stable error codes carried on `tonic::Status`.
 //! - `shutdown`: the process shutdown signal.
@@ -12,6 +13,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod fs;
 pub mod grpc;
 pub mod shutdown;
 pub mod status;

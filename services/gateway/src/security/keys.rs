@@ -39,15 +39,9 @@ impl Keys {
                 let der = key
                     .to_pkcs1_der()
                     .map_err(|e| Error::Config(e.to_string()))?;
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                // Written then renamed: a crash never leaves half a key.
-                // Created 0600: never readable by others, not even briefly.
-                let tmp = path.with_extension("tmp");
-                let _ = std::fs::remove_file(&tmp);
-                write_private(&tmp, der.as_bytes())?;
-                std::fs::rename(&tmp, path)?;
+                // Written then renamed: a crash never leaves half a key;
+                // 0600 from the start: never readable by others.
+                obup_kit::fs::replace_private(path, der.as_bytes())?;
                 key
             }
             Err(e) => return Err(e.into()),
@@ -132,19 +126,6 @@ fn restrict(path: &Path) -> std::io::Result<()> {
 fn private_to_owner(path: &Path) -> std::io::Result<bool> {
     use std::os::unix::fs::PermissionsExt;
     Ok(std::fs::metadata(path)?.permissions().mode() & 0o077 == 0)
-}
-
-/// Creates `path` (which must not exist) with mode 0600 and writes `bytes`.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ impl SecretKey {
                 }
                 let text =
                     base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; KEY]>());
-                write_private(path, text.as_bytes())?;
+                obup_kit::fs::write_private(path, text.as_bytes())?;
                 Self::from_bytes(text.as_bytes())
             }
             Err(e) => Err(e.into()),
@@ -135,19 +135,6 @@ impl SecretKey {
             .map_err(|_| wrong())?;
         String::from_utf8(plain).map(Password).map_err(|_| wrong())
     }
-}
-
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }
 
 #[cfg(test)]

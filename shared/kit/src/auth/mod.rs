@@ -206,19 +206,5 @@ pub fn read_token_file(path: &std::path::Path) -> std::io::Result<Option<Token>>
 
 /// Writes a token file readable by its owner only (0600), atomically.
 pub fn write_token_file(path: &std::path::Path, token: &Token) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    writeln!(f, "{}", token.secret())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::fs::replace_private(path, format!("{}\n", token.secret()).as_bytes())
 }
