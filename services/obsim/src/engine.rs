@@ -195,24 +195,44 @@ impl Core {
     }
 
     /// Runs one statement for `session`: faults first (a delay is slept
-    /// here), then the pattern table, then the transcript.
+    /// here), then the pattern table, then the transcript. The state's lock
+    /// is taken once per statement (twice when a fault delays it: it is
+    /// never held while sleeping).
     pub async fn execute(&self, session: &mut Session, text: &str) -> Executed {
         let norm = normalize(text);
         // Matched once: the pattern table is the costliest part of a query.
         let found = self.matcher.find(&norm);
         let id = found.as_ref().map(|m| m.def.id);
-        let decision: Decision = self.lock().faults.check(id, &norm);
-        if decision.delay_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(decision.delay_ms)).await;
-        }
+        let decision = {
+            let mut inner = self.lock();
+            let decision: Decision = inner.faults.check(id, &norm);
+            if decision.delay_ms == 0 {
+                return self.run_locked(&mut inner, session, found, text, decision);
+            }
+            decision
+        };
+        tokio::time::sleep(Duration::from_millis(decision.delay_ms)).await;
         let mut inner = self.lock();
+        self.run_locked(&mut inner, session, found, text, decision)
+    }
+
+    /// The statement past its faults, under the state's lock.
+    fn run_locked(
+        &self,
+        inner: &mut Inner,
+        session: &mut Session,
+        found: Option<Matched<'_>>,
+        text: &str,
+        decision: Decision,
+    ) -> Executed {
+        let id = found.as_ref().map(|m| m.def.id);
         let now = now_ms();
         if inner.cluster.apply(Op::Tick, now, &self.config.timing) == Ok(true) {
             self.after_change(&inner.cluster);
         }
         let (result, unsupported) = match decision.fail {
             Some(e) => (Err(e), false),
-            None => self.answer(&mut inner, session, found, text, now),
+            None => self.answer(inner, session, found, text, now),
         };
         let server = inner
             .cluster

@@ -286,3 +286,44 @@ async fn a_killed_observer_closes_its_port_at_once_and_turns_inactive_after_the_
     );
     sim.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_delayed_statement_holds_up_only_itself() {
+    let (sim, _dir) = start(|_| {}).await;
+    sim.add_fault(FaultSpec {
+        pattern: "version".into(),
+        action: FaultAction::Delay { ms: 1500 },
+    })
+    .unwrap();
+    let mut slow = MySqlConnection::connect_with(&bare(&sim, 0, ""))
+        .await
+        .unwrap();
+    let mut other = MySqlConnection::connect_with(&bare(&sim, 0, ""))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let delayed = tokio::spawn(async move {
+        slow.fetch_all(sqlx::raw_sql("SELECT version()"))
+            .await
+            .unwrap();
+        started.elapsed()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // While the first waits out its delay, the state is not locked.
+    let plain = catalogue::shapes()
+        .find(|s| s.example.starts_with("SELECT") && s.example.contains("DBA_OB_SERVERS"))
+        .expect("the catalogue reads DBA_OB_SERVERS")
+        .example;
+    other
+        .fetch_all(sqlx::raw_sql(sqlx::AssertSqlSafe(plain)))
+        .await
+        .unwrap();
+    let meanwhile = started.elapsed();
+    let slow_took = delayed.await.unwrap();
+    assert!(slow_took >= Duration::from_millis(1500), "{slow_took:?}");
+    assert!(
+        meanwhile < Duration::from_millis(1200),
+        "the other statement waited {meanwhile:?}"
+    );
+    sim.stop().await.unwrap();
+}
