@@ -361,15 +361,18 @@ impl Dev {
             agent: args.agent_password.clone(),
         };
         let backend = format!("http://{addr}");
-        let gateway = Arc::new(obup_gateway::AppState::open(
-            &data_dir,
-            args.rsa_bits,
-            passwords,
-            addr,
-            &backend,
-            &backend,
-            Some(&dev_tokens.internal),
-        )?);
+        let gateway = Arc::new(
+            obup_gateway::AppState::open(
+                &data_dir,
+                args.rsa_bits,
+                passwords,
+                addr,
+                &backend,
+                &backend,
+                Some(&dev_tokens.internal),
+            )?
+            .with_tokens(orchestrator.tokens.verifier()),
+        );
         let cli_token_file = if addr.ip().is_loopback() {
             dev_tokens.publish_for_cli(args.token_dir.clone(), &backend)?
         } else {

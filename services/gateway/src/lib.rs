@@ -46,6 +46,9 @@ pub struct AppState {
     /// The registered cluster this gateway answers for, as an obshell
     /// answers for its own; empty: the only one registered.
     pub cluster: String,
+    /// Checks `Authorization: Bearer` tokens; `None`: only obshell's
+    /// password scheme is taken.
+    pub tokens: Option<std::sync::Arc<obup_kit::auth::Verifier>>,
 }
 
 /// The agent version the gateway reports (v2 authentication needs an
@@ -108,7 +111,15 @@ impl AppState {
             identity,
             started_at_ms: chrono::Utc::now().timestamp_millis(),
             cluster: String::new(),
+            tokens: None,
         })
+    }
+
+    /// Takes obup's API tokens too (`Authorization: Bearer`), checked by
+    /// `verifier`.
+    pub fn with_tokens(mut self, verifier: std::sync::Arc<obup_kit::auth::Verifier>) -> Self {
+        self.tokens = Some(verifier);
+        self
     }
 
     /// Answers for the registered cluster `name` (empty: the only one).

@@ -11,7 +11,9 @@
 //!   the only one registered), as an obshell answers for its own
 //! - `OBUP_SERVICE_TOKEN_FILE`: the token the gateway calls the services
 //!   with (an admin token: the gateway authenticates REST callers itself);
-//!   unset for services that check nobody
+//!   unset for services that check nobody. With it, REST callers may also
+//!   send obup tokens (`Authorization: Bearer`), checked with the
+//!   orchestrator
 
 use std::io::Write;
 use std::sync::Arc;
@@ -54,6 +56,18 @@ async fn main() -> anyhow::Result<()> {
         token.as_ref(),
     )?
     .for_cluster(&env("OBUP_GATEWAY_CLUSTER").unwrap_or_default());
+    // With a token of its own, the gateway also takes callers' tokens
+    // (`Authorization: Bearer`), checked with the orchestrator that keeps them.
+    let state = match &token {
+        Some(own) => {
+            let url =
+                env("OBUP_ORCHESTRATOR_URL").unwrap_or_else(|| "http://127.0.0.1:2887".into());
+            let lookup =
+                obup_kit::auth::RemoteLookup::new(&url, own).map_err(anyhow::Error::msg)?;
+            state.with_tokens(Arc::new(obup_kit::auth::Verifier::new(Arc::new(lookup))))
+        }
+        None => state,
+    };
     let router = routes::router(Arc::new(state)).fallback(routes::fallback);
     // Scripts wait for this line; a closed stdout must not stop the server.
     let _ = writeln!(std::io::stdout(), "obup-gateway listening on http://{addr}");

@@ -384,3 +384,153 @@ async fn password_guessing_is_throttled_per_address() {
         assert_eq!(got["successful"], false);
     }
 }
+
+/// obup's tokens on the REST routes (`Authorization: Bearer`), for clients
+/// other than obshell's SDKs: the same roles as on gRPC (by method: GET
+/// viewer, DELETE admin, others operator), plain bodies, uploads to the
+/// plain route with the SHA-256 in plain hex; refusals in obshell's
+/// envelope. An obshell header still takes precedence.
+#[tokio::test]
+async fn bearer_tokens_work_on_rest_with_their_roles() {
+    use obup_proto::pb::auth::v1 as apb;
+    let mut app = start(|a| a.root_password = PASSWORD.into()).await;
+    let mut make = async |name: &str, role: &str| {
+        app.tokens
+            .create_token(apb::CreateTokenRequest {
+                name: name.into(),
+                role: role.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .secret
+    };
+    let viewer = make("rest-viewer", "viewer").await;
+    let operator = make("rest-operator", "operator").await;
+    let bearer = |t: &str| format!("Bearer {t}");
+    let send = async |app: &crate::common::App, r: Req| {
+        let (status, body) = app.http(&r.raw()).await;
+        (status, envelope(&body))
+    };
+
+    let (status, got) = send(
+        &app,
+        Req::new("GET", PACKAGES).header("Authorization", bearer(&viewer)),
+    )
+    .await;
+    assert_eq!(status, 200, "a viewer lists packages: {got}");
+
+    let rpm = RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7").build();
+    let sha = hex::encode(Sha256::digest(&rpm));
+    let upload = |token: &str, sha: &str| {
+        Req::new("POST", PLAIN_UPLOAD)
+            .header("Authorization", bearer(token))
+            .header("X-OCS-File-SHA256", sha.to_owned())
+            .multipart()
+            .body(file_form(&rpm))
+    };
+    let (status, got) = send(&app, upload(&viewer, &sha)).await;
+    assert_eq!(
+        (status, got["error"]["errCode"].as_str()),
+        (403, Some("Auth.Role.Insufficient")),
+        "{got}"
+    );
+    assert_eq!(app.packages().await, [], "nothing stored for the viewer");
+    let wrong_sha = "0".repeat(64);
+    let (status, got) = send(&app, upload(&operator, &wrong_sha)).await;
+    assert_eq!(
+        (status, got["error"]["errCode"].as_str()),
+        (401, Some("Security.Authentication.File.Sha256Mismatch")),
+        "{got}"
+    );
+    let (status, got) = send(&app, upload(&operator, &sha)).await;
+    assert_eq!(status, 200, "an operator uploads: {got}");
+    assert_eq!(app.packages().await.len(), 1);
+
+    // A plain JSON body for an operator's upgrade request is read as such
+    // (it fails for want of a package for the libs, not for decryption).
+    let (status, got) = send(
+        &app,
+        Req::new("POST", UPGRADE)
+            .header("Authorization", bearer(&viewer))
+            .body(UPGRADE_JSON.to_vec()),
+    )
+    .await;
+    assert_eq!(
+        (status, got["error"]["errCode"].as_str()),
+        (403, Some("Auth.Role.Insufficient")),
+        "{got}"
+    );
+    let (status, got) = send(
+        &app,
+        Req::new("POST", UPGRADE)
+            .header("Authorization", bearer(&operator))
+            .body(UPGRADE_JSON.to_vec()),
+    )
+    .await;
+    assert_ne!(
+        got["error"]["errCode"].as_str(),
+        Some("Common.BindJsonFailed"),
+        "{status} {got}"
+    );
+    assert!(
+        !got["error"]["errCode"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Auth."),
+        "{status} {got}"
+    );
+
+    for (case, value, status, err) in [
+        (
+            "wrong token",
+            bearer(&format!("obup_{}", "A".repeat(43))),
+            401,
+            "Auth.Token.Invalid",
+        ),
+        (
+            "malformed",
+            "Bearer nope".to_owned(),
+            401,
+            "Auth.Token.Malformed",
+        ),
+    ] {
+        let (s, got) = send(
+            &app,
+            Req::new("GET", PACKAGES).header("Authorization", value),
+        )
+        .await;
+        assert_eq!(
+            (s, got["error"]["errCode"].as_str()),
+            (status, Some(err)),
+            "{case}: {got}"
+        );
+        assert_eq!(got["error"]["code"], 10008, "{case}");
+    }
+    // With both, obshell's header decides (here: a wrong password).
+    let (s, got) = send(
+        &app,
+        Req::new("GET", PACKAGES)
+            .header("Authorization", bearer(&operator))
+            .header(
+                "X-OCS-Header",
+                sdk_header(
+                    &Client::new(app.public_key().await).public_b64,
+                    "guess",
+                    PACKAGES,
+                    &AES,
+                )
+                .unwrap(),
+            ),
+    )
+    .await;
+    assert_eq!(
+        (s, got["error"]["errCode"].as_str()),
+        (
+            401,
+            Some("Security.Authentication.IncorrectOceanbasePassword")
+        ),
+        "{got}"
+    );
+}

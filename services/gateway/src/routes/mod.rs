@@ -198,6 +198,25 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         let target = uri
             .path_and_query()
             .map_or_else(|| uri.path(), |pq| pq.as_str());
+        if let (Some(verifier), Some(value)) = (
+            &state.tokens,
+            crate::security::bearer::offered(&parts.headers),
+        ) {
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            return match crate::security::bearer::admit(
+                verifier,
+                value,
+                &parts.method,
+                target,
+                &state.cluster,
+                now_ms,
+            )
+            .await
+            {
+                Ok(auth) => Ok(Self { meta, auth }),
+                Err(e) => Err(reply(&meta, Err(e.into()))),
+            };
+        }
         // Set by the server for every connection (obup_kit::grpc::serve).
         let peer = parts
             .extensions

@@ -28,14 +28,14 @@ pub async fn upload_encrypted(
     body: Body,
 ) -> Response {
     let result = async {
-        if auth.scheme == Scheme::Gcm {
+        if matches!(auth.scheme, Scheme::Gcm | Scheme::Bearer) {
             // One GCM tag over a 1 GiB body could only be checked after all
             // of it had been passed on; the plain upload route is the one
             // for obup-gcm1 clients (its SHA-256 protects the bytes).
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "Request.Body.Decrypt.Unsupported",
-                "obup-gcm1 does not encrypt uploads: send the package to POST /api/v1/package with X-OCS-File-SHA256",
+                "obup-gcm1 and bearer callers do not encrypt uploads: send the package to POST /api/v1/package with X-OCS-File-SHA256",
             )
             .into());
         }
@@ -238,15 +238,21 @@ fn file_sha256(s: &AppState, headers: &HeaderMap, scheme: Scheme) -> Result<Stri
         )
         .with_code(1)
     };
-    use base64::Engine;
-    let ciphertext = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .map_err(|e| bad(e.to_string()))?;
     let plain = match scheme {
-        Scheme::V2 => s.security.keys.decrypt_blocks(&ciphertext),
-        Scheme::Gcm => s.security.keys.decrypt_blocks_oaep(&ciphertext),
-    }
-    .map_err(bad)?;
+        // A bearer caller has no key: the digest comes as plain hex.
+        Scheme::Bearer => value.trim().as_bytes().to_vec(),
+        Scheme::V2 | Scheme::Gcm => {
+            use base64::Engine;
+            let ciphertext = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .map_err(|e| bad(e.to_string()))?;
+            match scheme {
+                Scheme::V2 => s.security.keys.decrypt_blocks(&ciphertext),
+                _ => s.security.keys.decrypt_blocks_oaep(&ciphertext),
+            }
+            .map_err(bad)?
+        }
+    };
     let hex = String::from_utf8(plain)
         .map_err(|e| bad(e.to_string()))?
         .trim()

@@ -40,6 +40,8 @@ pub enum Scheme {
     V2,
     /// obup's: RSA-OAEP header, AES-256-GCM body bound to the request.
     Gcm,
+    /// obup's API token (`Authorization: Bearer`): plain bodies.
+    Bearer,
 }
 
 impl AuthHeader {
@@ -48,6 +50,7 @@ impl AuthHeader {
         match self.scheme {
             Scheme::V2 => super::body::decrypt(body, &self.keys),
             Scheme::Gcm => super::gcm::decrypt(body, &self.keys, &self.uri),
+            Scheme::Bearer => Ok(body.to_vec()),
         }
     }
 }
@@ -83,6 +86,8 @@ pub fn decrypt(
     let plain = match scheme {
         Scheme::V2 => keys.decrypt_blocks(&ciphertext),
         Scheme::Gcm => keys.decrypt_blocks_oaep(&ciphertext),
+        // Never carried in these headers (see `bearer`).
+        Scheme::Bearer => Err("a bearer token is not a sealed header".to_owned()),
     }
     .map_err(decrypt_failed)?;
     let json = HeaderJson::decode(&plain).map_err(decrypt_failed)?;

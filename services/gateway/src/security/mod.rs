@@ -1,6 +1,7 @@
 //! obshell's "hybrid encryption": an RSA-encrypted header authenticates
 //! each request and carries the AES key its body is encrypted with.
 
+pub mod bearer;
 mod body;
 mod client;
 mod gcm;

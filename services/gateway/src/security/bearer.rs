@@ -1,0 +1,103 @@
+//! `Authorization: Bearer <token>` on the REST routes: obup's tokens, with
+//! the same roles as on gRPC, for clients other than obshell's SDKs.
+//!
+//! A bearer caller sends no AES key, so its bodies are plain JSON (TLS or
+//! loopback protects them) and its uploads go to `POST /api/v1/package`
+//! with `X-OCS-File-SHA256` as plain hex. The role a route needs follows
+//! its method: reading (GET) viewer, deleting admin, anything else
+//! operator. The gateway answers for one cluster: a token limited to
+//! another is refused.
+
+use axum::http::{Method, StatusCode};
+use obup_kit::auth::{AuthError, Role, Verifier, bearer};
+
+use super::{AuthHeader, Scheme};
+use crate::envelope::ApiError;
+
+/// Whether the request carries a bearer token (and no obshell header,
+/// which takes precedence: obshell's SDKs may send both).
+pub fn offered(headers: &axum::http::HeaderMap) -> Option<&[u8]> {
+    let obshell = [
+        super::AGENT_HEADER,
+        super::OB_HEADER,
+        super::gcm::AGENT_HEADER,
+        super::gcm::HEADER,
+    ];
+    if obshell.iter().any(|h| headers.contains_key(*h)) {
+        return None;
+    }
+    let value = headers.get(axum::http::header::AUTHORIZATION)?;
+    let is_bearer = value
+        .as_bytes()
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"bearer "));
+    is_bearer.then(|| value.as_bytes())
+}
+
+/// The role a REST request with `method` needs.
+pub fn needs(method: &Method) -> Role {
+    match *method {
+        Method::GET | Method::HEAD => Role::Viewer,
+        Method::DELETE => Role::Admin,
+        _ => Role::Operator,
+    }
+}
+
+/// Admits a bearer caller of `target` on the gateway of `cluster` (empty:
+/// the only one registered, which a cluster-limited token cannot prove).
+pub async fn admit(
+    verifier: &Verifier,
+    authorization: &[u8],
+    method: &Method,
+    target: &str,
+    cluster: &str,
+    now_ms: i64,
+) -> Result<AuthHeader, ApiError> {
+    let token = bearer(Some(authorization)).map_err(refused)?;
+    let principal = verifier.verify(&token, now_ms).await.map_err(refused)?;
+    let need = needs(method);
+    if principal.role < need {
+        return Err(refused(AuthError::Role {
+            method: format!("{method} {}", target.split('?').next().unwrap_or(target)),
+            need,
+            have: principal.role,
+            name: principal.name,
+        }));
+    }
+    if let Some(own) = &principal.cluster
+        && own != cluster
+    {
+        return Err(refused(AuthError::OtherCluster {
+            own: own.clone(),
+            requested: if cluster.is_empty() {
+                "the gateway's (unnamed)".into()
+            } else {
+                cluster.to_owned()
+            },
+        }));
+    }
+    Ok(AuthHeader {
+        auth: principal.name,
+        ts: String::new(),
+        uri: target.to_owned(),
+        keys: Vec::new(),
+        agent: false,
+        scheme: Scheme::Bearer,
+    })
+}
+
+/// A token refusal in obshell's envelope: 401 (obshell's 10008) for who
+/// are you, 403 for not you.
+fn refused(e: AuthError) -> ApiError {
+    let status = match e.grpc_code() {
+        tonic::Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let api = ApiError::new(status, e.code(), format!("Unauthorized: {e}"));
+    if status == StatusCode::UNAUTHORIZED {
+        api.with_code(10008)
+    } else {
+        api
+    }
+}
