@@ -292,7 +292,7 @@ async fn a_delayed_statement_holds_up_only_itself() {
     let (sim, _dir) = start(|_| {}).await;
     sim.add_fault(FaultSpec {
         pattern: "version".into(),
-        action: FaultAction::Delay { ms: 1500 },
+        action: FaultAction::Delay { ms: 3000 },
     })
     .unwrap();
     let mut slow = MySqlConnection::connect_with(&bare(&sim, 0, ""))
@@ -320,9 +320,9 @@ async fn a_delayed_statement_holds_up_only_itself() {
         .unwrap();
     let meanwhile = started.elapsed();
     let slow_took = delayed.await.unwrap();
-    assert!(slow_took >= Duration::from_millis(1500), "{slow_took:?}");
+    assert!(slow_took >= Duration::from_millis(3000), "{slow_took:?}");
     assert!(
-        meanwhile < Duration::from_millis(1200),
+        meanwhile < Duration::from_millis(2500),
         "the other statement waited {meanwhile:?}"
     );
     sim.stop().await.unwrap();

@@ -183,7 +183,9 @@ async fn no_one_without_the_right_token_changes_anything() {
     let viewer = make(&mut app, "viewer", Role::Viewer, "", 0).await;
     let operator = make(&mut app, "operator", Role::Operator, "", 0).await;
     let demo_admin = make(&mut app, "demo-admin", Role::Admin, "demo", 0).await;
-    let expired = make(&mut app, "short", Role::Admin, "", now_ms() + 1_000).await;
+    // Long enough to be made on a loaded machine; waited out below.
+    let expires_at = now_ms() + 3_000;
+    let expired = make(&mut app, "short", Role::Admin, "", expires_at).await;
     let revoked = make(&mut app, "gone", Role::Admin, "", 0).await;
     app.tokens
         .revoke_token(apb::RevokeTokenRequest {
@@ -191,7 +193,9 @@ async fn no_one_without_the_right_token_changes_anything() {
         })
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    while now_ms() <= expires_at {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let before = snapshot(&mut app).await;
 
     use Call::*;
