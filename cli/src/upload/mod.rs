@@ -1,9 +1,21 @@
 //! `obup upload`: client-streamed, resumable uploads with progress.
 //!
-//! The upload id is derived from the file's SHA-256, so running the same
+//! The file is read once: sending starts at once, and its SHA-256 is
+//! computed (on a thread of its own) from the bytes as they are sent, then
+//! sent last for the server to check. The upload id comes from the file's
+//! fingerprint (path, size, mtime, first and last MiB), so running the same
 //! command again after an interruption finds the session and continues at
-//! the offset the server reports; bytes the server already has are not
-//! sent at all.
+//! the offset the server reports, hashing from the SHA-256 state saved when
+//! those bytes were read ([`cache`]); bytes the server has are not sent. A
+//! file uploaded before is looked up by the SHA-256 recorded for its
+//! fingerprint, and not sent at all when the server holds it.
+//!
+//! # Layout
+//! - `cache`: fingerprints, the fingerprint -> SHA-256 record, checkpoints.
+//! - `sha`: SHA-256 with a state that can be saved and restored.
+
+mod cache;
+mod sha;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -14,14 +26,14 @@ use bytes::Bytes;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use obup_proto::pb::packagestore::v1 as pb;
 use pb::package_store_client::PackageStoreClient;
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tonic::Code;
 use tonic::transport::Channel;
 
+use self::sha::ResumableSha256;
 use crate::client::{self, describe};
 
-/// Bytes per data message (the server accepts up to 4 MiB).
+/// Bytes per data message (the server accepts up to 4 MiB); a divisor of
+/// [`cache::CHECKPOINT`].
 const CHUNK: usize = 1 << 20;
 /// How often a plain (non-terminal) progress line is printed.
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
@@ -159,9 +171,21 @@ async fn upload_one(
     progress: &Progress,
     limit_rate: u64,
 ) -> anyhow::Result<pb::Package> {
-    progress.message("hashing");
-    let (sha256, size) = hash_file(path).await?;
-    let upload_id = format!("cli-{}", &sha256[..32]);
+    let (fingerprint, size) = {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || cache::fingerprint(&path)).await??
+    };
+    let cache_dir = cache::dir();
+    // A file uploaded before: if the server holds its bytes, send nothing.
+    if let Some(sha256) = cache_dir
+        .as_deref()
+        .and_then(|d| cache::known_sha256(d, &fingerprint))
+        && let Some(p) = stored(client, &sha256).await?
+    {
+        progress.message("already stored, nothing sent");
+        return Ok(p);
+    }
+    let upload_id = format!("cli-f-{}", &fingerprint[..40]);
     let offset = match client
         .get_upload_status(pb::GetUploadStatusRequest {
             upload_id: upload_id.clone(),
@@ -172,11 +196,21 @@ async fn upload_one(
         Err(s) if s.code() == Code::NotFound => 0,
         Err(s) => return Err(describe(s)),
     };
+    // The SHA-256 of the bytes the server has, from the state saved when
+    // they were read; without one, those bytes are read again.
+    let sha = cache_dir
+        .as_deref()
+        .and_then(|d| cache::checkpoint_before(d, &upload_id, offset))
+        .unwrap_or_default();
     progress.start(size, offset);
-    progress.message(&if offset > 0 {
-        format!("resuming at {}", client::bytes(offset))
-    } else {
-        "uploading".into()
+    progress.message(&match offset {
+        0 => "uploading".to_owned(),
+        _ if sha.len() == 0 => format!(
+            "resuming at {}: no saved SHA-256 state, reading the first {} again",
+            client::bytes(offset),
+            client::bytes(offset)
+        ),
+        _ => format!("resuming at {}", client::bytes(offset)),
     });
     let start = pb::UploadRequest {
         kind: Some(pb::upload_request::Kind::Start(pb::UploadStart {
@@ -185,69 +219,127 @@ async fn upload_one(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             total_size: Some(size),
-            sha256,
-            upload_id,
+            // Not known yet: it is computed while sending and ends the stream.
+            sha256: String::new(),
+            upload_id: upload_id.clone(),
         })),
     };
-    let mut file = tokio::fs::File::open(path).await?;
-    file.seek(std::io::SeekFrom::Start(offset)).await?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tx.send(start)
         .await
         .expect("the receiver is alive until the call ends");
-    // The reader feeds the stream; progress follows what has been handed
-    // to the transport.
-    let reader = async move {
-        let mut at = offset;
+    let (data_tx, mut data_rx) = tokio::sync::mpsc::channel(4);
+    let reader = {
+        let path = path.to_owned();
+        let checkpoints = cache_dir
+            .as_deref()
+            .map(|d| cache::Checkpoints::new(d, &upload_id));
+        tokio::task::spawn_blocking(move || read_and_hash(&path, sha, offset, checkpoints, data_tx))
+    };
+    // Forwards what the reader read; progress follows what has been handed
+    // to the transport. The reader's SHA-256 ends the stream.
+    let sender = async move {
         let began = Instant::now();
-        loop {
-            let mut buf = vec![0u8; CHUNK];
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                return anyhow::Ok(());
-            }
-            buf.truncate(n);
+        while let Some((at, data)) = data_rx.recv().await {
+            let end = at + Bytes::len(&data) as u64;
             let message = pb::UploadRequest {
                 kind: Some(pb::upload_request::Kind::Data(pb::UploadData {
                     offset: at,
-                    data: Bytes::from(buf),
+                    data,
                 })),
             };
             if tx.send(message).await.is_err() {
-                // The server answered early (it already had these bytes,
-                // or refused them): the response says which.
-                return Ok(());
+                // The server answered early (it refused the bytes): the
+                // response says why. Dropping `data_rx` stops the reader.
+                return anyhow::Ok(());
             }
-            at += n as u64;
-            progress.advance(at, size);
+            progress.advance(end, size);
             if limit_rate > 0 {
-                let due = Duration::from_secs_f64((at - offset) as f64 / limit_rate as f64);
+                let due = Duration::from_secs_f64((end - offset) as f64 / limit_rate as f64);
                 tokio::time::sleep(due.saturating_sub(began.elapsed())).await;
             }
         }
+        if let Some(sha256) = reader.await?? {
+            let finish = pb::UploadRequest {
+                kind: Some(pb::upload_request::Kind::Finish(pb::UploadFinish { sha256 })),
+            };
+            // An error means the server answered already.
+            let _ = tx.send(finish).await;
+        }
+        Ok(())
     };
     let call = client.upload(tokio_stream::wrappers::ReceiverStream::new(rx));
-    let (read, response) = tokio::join!(reader, call);
-    read?;
-    Ok(response.map_err(describe)?.into_inner())
+    let (sent, response) = tokio::join!(sender, call);
+    let package = response.map_err(describe)?.into_inner();
+    sent?;
+    if let Some(dir) = &cache_dir {
+        cache::remember(dir, &fingerprint, &package.sha256);
+        cache::forget_partial(dir, &upload_id);
+    }
+    Ok(package)
 }
 
-async fn hash_file(path: &Path) -> anyhow::Result<(String, u64)> {
-    let mut file = tokio::fs::File::open(path)
+/// The stored package with these bytes, if any.
+async fn stored(
+    client: &mut PackageStoreClient<Channel>,
+    sha256: &str,
+) -> anyhow::Result<Option<pb::Package>> {
+    let packages = client
+        .list_packages(pb::ListPackagesRequest {
+            sha256: sha256.to_owned(),
+            ..Default::default()
+        })
         .await
+        .map_err(describe)?
+        .into_inner()
+        .packages;
+    // A server that predates the filter would list every package.
+    Ok(packages.into_iter().find(|p| p.sha256 == sha256))
+}
+
+/// Reads the file once from `sha.len()`: bytes before `offset` (those the
+/// server has and no saved state covers) are only hashed, the rest are
+/// hashed and handed to `out` in [`CHUNK`]s. Returns the whole file's
+/// SHA-256, or `None` if `out` closed first (the server answered early).
+fn read_and_hash(
+    path: &Path,
+    mut sha: ResumableSha256,
+    offset: u64,
+    mut checkpoints: Option<cache::Checkpoints>,
+    out: tokio::sync::mpsc::Sender<(u64, Bytes)>,
+) -> anyhow::Result<Option<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    let mut sha = Sha256::new();
-    let mut size = 0u64;
-    let mut buf = vec![0u8; CHUNK];
+    file.seek(SeekFrom::Start(sha.len()))?;
     loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
+        let at = sha.len();
+        // Up to the next chunk boundary, so that states are saved at
+        // multiples of the chunk size, and never across `offset`.
+        let mut want = CHUNK - (at % CHUNK as u64) as usize;
+        if at < offset {
+            want = want.min((offset - at) as usize);
         }
-        sha.update(&buf[..n]);
-        size += n as u64;
+        let mut buf = vec![0u8; want];
+        let mut filled = 0;
+        while filled < want {
+            match file.read(&mut buf[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        if filled == 0 {
+            return Ok(Some(sha.finish()));
+        }
+        buf.truncate(filled);
+        sha.update(&buf);
+        if let Some(c) = checkpoints.as_mut() {
+            c.offer(&sha);
+        }
+        if at >= offset && out.blocking_send((at, Bytes::from(buf))).is_err() {
+            return Ok(None);
+        }
     }
-    Ok((hex::encode(sha.finalize()), size))
 }
 
 /// A package record as `--json` prints it (obshell's snake_case names).

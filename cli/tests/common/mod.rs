@@ -40,6 +40,9 @@ pub fn random_prefix() -> String {
 pub struct DevServer {
     child: Option<Child>,
     pub url: String,
+    /// `XDG_CACHE_HOME` of the client commands: what `obup upload`
+    /// remembers stays in the test's directory.
+    pub cache: std::path::PathBuf,
     /// Kept open: the server's stdout stays a live pipe.
     _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
 }
@@ -65,18 +68,24 @@ impl DevServer {
         Self {
             child: Some(child),
             url,
+            cache: data.with_file_name("xdg-cache"),
             _stdout: lines,
         }
     }
 
-    /// Runs an `obup` client command against this server.
-    pub fn obup(&self, args: &[&str]) -> Output {
-        Command::new(OBUP)
+    /// An `obup` client command against this server, not yet run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(OBUP);
+        c.env("XDG_CACHE_HOME", &self.cache)
             .arg("--server")
             .arg(&self.url)
-            .args(args)
-            .output()
-            .unwrap()
+            .args(args);
+        c
+    }
+
+    /// Runs an `obup` client command against this server.
+    pub fn obup(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// Kills the server with SIGKILL: no shutdown path runs.
