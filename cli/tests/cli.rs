@@ -137,7 +137,10 @@ fn an_upload_killed_midway_resumes_when_run_again() {
     assert_eq!(record[0]["sha256"], sha256_hex(&bytes));
     let partial = server.cache.join("obup/partial");
     let left: Vec<_> = std::fs::read_dir(&partial).unwrap().collect();
-    assert!(left.is_empty(), "checkpoints removed after the upload: {left:?}");
+    assert!(
+        left.is_empty(),
+        "checkpoints removed after the upload: {left:?}"
+    );
 }
 
 #[test]
@@ -177,7 +180,11 @@ fn a_file_uploaded_before_is_not_sent_again() {
     std::fs::copy(&file, &copy).unwrap();
     let third = server.obup(&["upload", "--json", copy.to_str().unwrap()]);
     assert!(third.status.success(), "{}", stderr(&third));
-    assert!(!stderr(&third).contains("nothing sent"), "{}", stderr(&third));
+    assert!(
+        !stderr(&third).contains("nothing sent"),
+        "{}",
+        stderr(&third)
+    );
     let third: serde_json::Value = serde_json::from_slice(&third.stdout).unwrap();
     assert_eq!(third[0]["pkg_id"], first[0]["pkg_id"]);
     let listed = server.obup(&["packages", "--json"]);

@@ -87,8 +87,8 @@ fn now_ms() -> i64 {
 
 /// The SHA-256 recorded for a fingerprint.
 pub fn known_sha256(dir: &Path, fingerprint: &str) -> Option<String> {
-    let known: Known = serde_json::from_slice(&std::fs::read(dir.join("uploads.json")).ok()?)
-        .ok()?;
+    let known: Known =
+        serde_json::from_slice(&std::fs::read(dir.join("uploads.json")).ok()?).ok()?;
     known.files.get(fingerprint).map(|f| f.sha256.clone())
 }
 

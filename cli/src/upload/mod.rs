@@ -165,7 +165,39 @@ impl Progress {
     }
 }
 
+/// Error codes of an upload run right after the previous one was killed,
+/// before the server noticed: its stream still holds the session, or its
+/// status did not yet count the bytes that stream kept. Asking again helps.
+const RACING_A_KILLED_RUN: [&str; 2] = ["Package.Upload.Busy", "Package.Upload.OffsetMismatch"];
+
 async fn upload_one(
+    client: &mut PackageStoreClient<Channel>,
+    path: &Path,
+    progress: &Progress,
+    limit_rate: u64,
+) -> anyhow::Result<pb::Package> {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let e = match send_file(client, path, progress, limit_rate).await {
+            Ok(p) => return Ok(p),
+            Err(e) => e,
+        };
+        let Some(status) = e.downcast_ref::<tonic::Status>() else {
+            return Err(e);
+        };
+        let racing = obup_kit::status::error_code(status)
+            .is_some_and(|c| RACING_A_KILLED_RUN.contains(&c.as_str()));
+        if !racing || pause > Duration::from_secs(3) {
+            return Err(describe(status.clone()));
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    }
+}
+
+/// One attempt at [`upload_one`]; the upload's own error is a
+/// `tonic::Status` in the result.
+async fn send_file(
     client: &mut PackageStoreClient<Channel>,
     path: &Path,
     progress: &Progress,
@@ -261,7 +293,9 @@ async fn upload_one(
         }
         if let Some(sha256) = reader.await?? {
             let finish = pb::UploadRequest {
-                kind: Some(pb::upload_request::Kind::Finish(pb::UploadFinish { sha256 })),
+                kind: Some(pb::upload_request::Kind::Finish(pb::UploadFinish {
+                    sha256,
+                })),
             };
             // An error means the server answered already.
             let _ = tx.send(finish).await;
@@ -270,7 +304,7 @@ async fn upload_one(
     };
     let call = client.upload(tokio_stream::wrappers::ReceiverStream::new(rx));
     let (sent, response) = tokio::join!(sender, call);
-    let package = response.map_err(describe)?.into_inner();
+    let package = response.map_err(anyhow::Error::new)?.into_inner();
     sent?;
     if let Some(dir) = &cache_dir {
         cache::remember(dir, &fingerprint, &package.sha256);
@@ -309,8 +343,8 @@ fn read_and_hash(
     out: tokio::sync::mpsc::Sender<(u64, Bytes)>,
 ) -> anyhow::Result<Option<String>> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     file.seek(SeekFrom::Start(sha.len()))?;
     loop {
         let at = sha.len();
