@@ -176,7 +176,7 @@ impl Checkpoints {
 
     /// Saves `sha`'s state if it is at a checkpoint.
     pub fn offer(&mut self, sha: &ResumableSha256) {
-        if self.failed || sha.len() == 0 || sha.len() % CHECKPOINT != 0 {
+        if self.failed || sha.len() == 0 || !sha.len().is_multiple_of(CHECKPOINT) {
             return;
         }
         let Some(state) = sha.saved() else { return };

@@ -43,7 +43,7 @@ impl ResumableSha256 {
     /// Continues from a state saved with [`ResumableSha256::saved`].
     pub fn restore(len: u64, state_hex: &str) -> Option<Self> {
         let bytes = hex::decode(state_hex).ok()?;
-        if bytes.len() != 32 || len % 64 != 0 {
+        if bytes.len() != 32 || !len.is_multiple_of(64) {
             return None;
         }
         let mut state = [0u32; 8];

@@ -276,7 +276,7 @@ impl Uploader {
     /// (their state cannot outlive a stream, so a resume re-reads its prefix).
     async fn replay(&self, parts: &[StagedPart], ingest: &mut Ingest) -> Result<()> {
         for part in parts {
-            let mut stream = self.blobs.read(&part.object_key, 0).await?;
+            let mut stream = self.blobs.read_part(&part.object_key).await?;
             while let Some(bytes) = stream.next().await {
                 ingest.feed(bytes?).await?;
             }
