@@ -5,9 +5,11 @@
 //! (release) as their own processes, streams a package of
 //! about `OBUP_BENCH_MIB` MiB (default 1024; zstd) through a plain HTTP/1.1
 //! client that encrypts on the fly, `OBUP_BENCH_REPS` times (default 3),
-//! and prints the median MB/s against MD5 + SHA-256 of the same bytes on one
-//! core (measured in the same run), and each process's peak RSS.
-//! Targets: >= 0.6 of the baseline; gateway peak RSS <= 64 MiB.
+//! and prints the median time against the slower of the real `sha256sum`
+//! and `md5sum` of the same file (measured in the same run, page cache
+//! warm: the floor for computing both digests on two cores), and each
+//! process's peak RSS.
+//! Targets: <= 1.6 x the floor; gateway and package store peak RSS <= 64 MiB.
 //!
 //! Needs the service binaries beside `obup`: `cargo build --release --workspace --bins`
 //! first (the README's bench command does both).
@@ -22,7 +24,7 @@ use aes::cipher::{BlockEncryptMut, KeyIvInit};
 use base64::Engine;
 use obup_test_support::Compression;
 use obup_test_support::bench::{
-    Figure, MIB, ServiceProcess, env_or, hash_seconds, median, package, report,
+    Figure, MIB, ServiceProcess, digest_tools_seconds, env_or, floor_note, median, package, report,
 };
 const BOUNDARY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -33,10 +35,12 @@ fn main() -> anyhow::Result<()> {
     let size = std::fs::metadata(&package)?.len();
     eprintln!("{} MiB package at {}", size / MIB, package.display());
     let mut uploads = Vec::new();
-    let mut hashes = Vec::new();
+    let (mut sha256sum, mut md5sum) = (Vec::new(), Vec::new());
     let mut peaks = Vec::new();
     for rep in 0..reps {
-        hashes.push(hash_seconds(&package)?);
+        let (s, m) = digest_tools_seconds(&package)?;
+        sha256sum.push(s);
+        md5sum.push(m);
         let data = tempfile::tempdir()?;
         let store = ServiceProcess::start(
             &beside_obup("obup-package-store"),
@@ -55,34 +59,37 @@ fn main() -> anyhow::Result<()> {
         let t = upload(addr, &package)?;
         let peak = (gateway.peak_rss()?, store.peak_rss()?);
         eprintln!(
-            "  rep {rep}: upload {t:.2}s, hash {:.2}s, peak RSS gateway {} MiB, package store {} MiB",
-            hashes[rep],
+            "  rep {rep}: upload {t:.2}s, sha256sum {s:.2}s, md5sum {m:.2}s, \
+             peak RSS gateway {} MiB, package store {} MiB",
             peak.0 / MIB,
             peak.1 / MIB
         );
         uploads.push(t);
         peaks.push(peak);
     }
-    let (t_up, t_hash) = (median(&uploads), median(&hashes));
+    let t_up = median(&uploads);
+    let (t_sha, t_md5) = (median(&sha256sum), median(&md5sum));
+    let floor = t_sha.max(t_md5);
     let mbps = |t: f64| size as f64 / 1e6 / t;
     let gateway_peak = peaks.iter().map(|p| p.0).max().unwrap_or(0);
     let store_peak = peaks.iter().map(|p| p.1).max().unwrap_or(0);
-    let ratio = mbps(t_up) / mbps(t_hash);
+    let ratio = t_up / floor;
     report(&[
         Figure::new(
-            "encrypted REST upload vs MD5+SHA-256",
-            format!("{:.0} MB/s", mbps(t_up)),
+            "encrypted REST upload time vs max(sha256sum, md5sum)",
+            format!("{:.0} MB/s ({t_up:.2}s)", mbps(t_up)),
         )
-        .baseline(format!("{:.0} MB/s", mbps(t_hash)), ratio)
-        .target(">= 0.60", ratio >= 0.6),
+        .baseline(floor_note(t_sha, t_md5), ratio)
+        .target("<= 1.60", ratio <= 1.6),
         Figure::peak_rss(
             "REST upload: gateway peak RSS",
             gateway_peak,
             format!("{} MiB package", size / MIB),
         ),
-        Figure::new(
+        Figure::peak_rss(
             "REST upload: package store peak RSS",
-            format!("{:.1} MiB", store_peak as f64 / MIB as f64),
+            store_peak,
+            format!("{} MiB package", size / MIB),
         ),
     ])
 }

@@ -63,8 +63,11 @@ pub enum Command {
     Dev(dev::DevArgs),
     /// Uploads RPM packages with a progress bar and prints what was stored.
     ///
-    /// An interrupted upload resumes where the server stopped when the same
-    /// command is run again; bytes the server already holds are not sent.
+    /// Each file is read once, its SHA-256 computed while it is sent. An
+    /// interrupted upload resumes where the server stopped when the same
+    /// command is run again; bytes the server already holds are not sent,
+    /// and a file uploaded before is not sent at all if the server still
+    /// holds it (remembered under $XDG_CACHE_HOME/obup, else ~/.cache/obup).
     ///
     /// Example: obup upload oceanbase-ce-4.3.5.0-100000202024123117.el7.x86_64.rpm
     Upload {

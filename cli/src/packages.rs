@@ -21,6 +21,9 @@ pub struct Filter {
     pub distribution: Option<String>,
     #[arg(long)]
     pub arch: Option<String>,
+    /// SHA-256 of the whole file: is this exact file stored?
+    #[arg(long)]
+    pub sha256: Option<String>,
 }
 
 pub async fn list(server: &str, filter: Filter, json: bool) -> anyhow::Result<()> {
@@ -32,6 +35,7 @@ pub async fn list(server: &str, filter: Filter, json: bool) -> anyhow::Result<()
             release: filter.release.unwrap_or_default(),
             distribution: filter.distribution.unwrap_or_default(),
             architecture: filter.arch.unwrap_or_default(),
+            sha256: filter.sha256.unwrap_or_default(),
         })
         .await
         .map_err(describe)?

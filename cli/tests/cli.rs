@@ -85,12 +85,9 @@ fn bad_uploads_fail_with_the_error_code() {
     assert!(stderr(&out).contains("cannot open"));
 }
 
-#[test]
-fn an_upload_killed_midway_resumes_when_run_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(&dir.path().join("data"), &[] as &[&str]);
-    // 24 MiB that do not compress, sent at 8 MiB/s: about 3 s.
-    let mut noise = vec![0u8; 24 << 20];
+/// A zstd package of `mib` MiB of noise (it does not compress).
+fn noise_package(mib: usize) -> Vec<u8> {
+    let mut noise = vec![0u8; mib << 20];
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     for b in noise.iter_mut() {
         x ^= x << 13;
@@ -98,16 +95,28 @@ fn an_upload_killed_midway_resumes_when_run_again() {
         x ^= x << 17;
         *b = x as u8;
     }
-    let bytes = RpmSpec::oceanbase_ce("4.3.5.0", "1.el7")
+    RpmSpec::oceanbase_ce("4.3.5.0", "1.el7")
         .compression(Compression::Zstd)
         .file("/home/admin/oceanbase/lib/big.so", noise)
-        .build();
+        .build()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn an_upload_killed_midway_resumes_when_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(&dir.path().join("data"), &[] as &[&str]);
+    // 24 MiB sent at 8 MiB/s: about 3 s.
+    let bytes = noise_package(24);
     let file = dir.path().join("big.rpm");
     std::fs::write(&file, &bytes).unwrap();
 
-    let mut first = Command::new(OBUP)
-        .env("OBUP_TOKEN_DIR", &server.token_dir)
-        .args(["--server", &server.url, "upload", "--limit-rate", "8388608"])
+    let mut first = server
+        .command(&["upload", "--limit-rate", "8388608"])
         .arg(&file)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -118,18 +127,75 @@ fn an_upload_killed_midway_resumes_when_run_again() {
     first.wait().unwrap();
 
     let second = server.obup(&["upload", "--json", file.to_str().unwrap()]);
-    assert!(second.status.success(), "{}", stderr(&second));
-    assert!(
-        stderr(&second).contains("resuming at"),
-        "{}",
-        stderr(&second)
-    );
+    let err = stderr(&second);
+    assert!(second.status.success(), "{err}");
+    assert!(err.contains("resuming at"), "{err}");
+    // The SHA-256 of the bytes the server had came from a state saved while
+    // they were read, not from reading them again.
+    assert!(!err.contains("no saved SHA-256 state"), "{err}");
     let record: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
-    use sha2::Digest;
-    assert_eq!(
-        record[0]["sha256"],
-        hex::encode(sha2::Sha256::digest(&bytes))
+    assert_eq!(record[0]["sha256"], sha256_hex(&bytes));
+    let partial = server.cache.join("obup/partial");
+    let left: Vec<_> = std::fs::read_dir(&partial).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "checkpoints removed after the upload: {left:?}"
     );
+}
+
+#[test]
+fn a_file_uploaded_before_is_not_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(&dir.path().join("data"), &[] as &[&str]);
+    let bytes = noise_package(24);
+    let file = dir.path().join("big.rpm");
+    std::fs::write(&file, &bytes).unwrap();
+    let first = server.obup(&["upload", "--json", file.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+
+    // At 1 MiB/s, sending the 24 MiB again would take 24 s.
+    let began = std::time::Instant::now();
+    let again = server.obup(&[
+        "upload",
+        "--json",
+        "--limit-rate",
+        "1048576",
+        file.to_str().unwrap(),
+    ]);
+    let took = began.elapsed();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already stored, nothing sent"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again[0]["pkg_id"], first[0]["pkg_id"]);
+
+    // The same bytes under another name: not in the client's cache, so
+    // they are sent, and the server finds them stored when it commits.
+    let copy = dir.path().join("copy.rpm");
+    std::fs::copy(&file, &copy).unwrap();
+    let third = server.obup(&["upload", "--json", copy.to_str().unwrap()]);
+    assert!(third.status.success(), "{}", stderr(&third));
+    assert!(
+        !stderr(&third).contains("nothing sent"),
+        "{}",
+        stderr(&third)
+    );
+    let third: serde_json::Value = serde_json::from_slice(&third.stdout).unwrap();
+    assert_eq!(third[0]["pkg_id"], first[0]["pkg_id"]);
+    let listed = server.obup(&["packages", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // Found by its SHA-256.
+    let sha = sha256_hex(&bytes);
+    let by_sha = server.obup(&["packages", "--json", "--sha256", &sha]);
+    let by_sha: serde_json::Value = serde_json::from_slice(&by_sha.stdout).unwrap();
+    assert_eq!(by_sha[0]["pkg_id"], first[0]["pkg_id"]);
 }
 
 #[test]

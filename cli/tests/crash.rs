@@ -97,6 +97,7 @@ async fn upgrade_started(dir: &Path, data: &Path, flags: &[String]) -> (DevServe
     let dev = DevServer::start(data, flags);
     let up = Command::new(OBUP)
         .env("OBUP_TOKEN_DIR", &dev.token_dir)
+        .env("XDG_CACHE_HOME", &dev.cache)
         .args(["upload", "--server", &dev.url])
         .args([&ce, &libs])
         .output()

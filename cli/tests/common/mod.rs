@@ -44,6 +44,9 @@ pub struct DevServer {
     /// tests never touch the user's config directory.
     pub token_dir: std::path::PathBuf,
     data: std::path::PathBuf,
+    /// `XDG_CACHE_HOME` of the client commands: what `obup upload`
+    /// remembers stays in the test's directory.
+    pub cache: std::path::PathBuf,
     /// Kept open: the server's stdout stays a live pipe.
     _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
 }
@@ -73,20 +76,27 @@ impl DevServer {
             url,
             token_dir,
             data: data.to_owned(),
+            cache: data.with_file_name("xdg-cache"),
             _stdout: lines,
         }
     }
 
-    /// Runs an `obup` client command against this server.
-    pub fn obup(&self, args: &[&str]) -> Output {
-        Command::new(OBUP)
+    /// An `obup` client command against this server, not yet run: its
+    /// token and upload cache kept in the test's directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(OBUP);
+        c.env("XDG_CACHE_HOME", &self.cache)
             .env("OBUP_TOKEN_DIR", &self.token_dir)
             .env_remove("OBUP_TOKEN")
             .arg("--server")
             .arg(&self.url)
-            .args(args)
-            .output()
-            .unwrap()
+            .args(args);
+        c
+    }
+
+    /// Runs an `obup` client command against this server.
+    pub fn obup(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// The admin token the server made (in its data dir).

@@ -6,7 +6,9 @@
 //!
 //! - [`digest_package`] hashes the file (SHA-256 of everything; MD5 of header
 //!   plus payload, as signature tag 1004 covers; SHA-256 of the header alone;
-//!   SHA-256 of the payload when no MD5 protects it).
+//!   SHA-256 of the payload when no MD5 protects it); [`digest_signed`] does
+//!   the same but the whole file's SHA-256, which a caller that has a core
+//!   to spare computes on another thread.
 //! - [`scan_package`] parses lead, signature and header, decompresses the
 //!   payload (xz, zstd, gzip, bzip2 or none, detected from its magic bytes),
 //!   walks the cpio archive, refuses unsafe entry paths, captures small files
@@ -36,7 +38,7 @@ mod scan;
 mod unpack;
 
 pub use cpio::{CpioEntry, CpioReader, EntryKind};
-pub use digest::{Digests, digest_package};
+pub use digest::{Digests, SignedDigests, digest_package, digest_signed};
 pub use error::Error;
 pub use header::{FileInfo, Header, PackageHeader, Signature, tags};
 pub use lead::Lead;

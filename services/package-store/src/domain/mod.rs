@@ -146,6 +146,9 @@ pub struct PackageFilter {
     pub release: Option<String>,
     pub distribution: Option<String>,
     pub architecture: Option<String>,
+    /// The whole file's SHA-256: whether these exact bytes are stored (the
+    /// CLI asks before sending a file it has uploaded before).
+    pub sha256: Option<Sha256Hex>,
 }
 
 /// The orchestrator's lookup: one package for a planned hop.

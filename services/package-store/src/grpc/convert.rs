@@ -11,12 +11,7 @@ use crate::{Error, Result};
 pub(crate) fn upload_start(m: pb::UploadStart) -> Result<UploadStart> {
     let sha256 = match m.sha256.as_str() {
         "" => None,
-        s => Some(Sha256Hex::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
-            Error::InvalidArgument {
-                field: "sha256",
-                reason: format!("expected 64 hex digits, got {s:?}"),
-            }
-        })?),
+        s => Some(sha256("sha256", s)?),
     };
     let upload_id = match m.upload_id.as_str() {
         "" => None,
@@ -27,6 +22,14 @@ pub(crate) fn upload_start(m: pb::UploadStart) -> Result<UploadStart> {
         total_size: m.total_size,
         sha256,
         upload_id,
+    })
+}
+
+/// A hex SHA-256 in either case.
+pub(crate) fn sha256(field: &'static str, s: &str) -> Result<Sha256Hex> {
+    Sha256Hex::parse(&s.to_ascii_lowercase()).ok_or_else(|| Error::InvalidArgument {
+        field,
+        reason: format!("expected 64 hex digits, got {s:?}"),
     })
 }
 
@@ -70,15 +73,20 @@ pub(crate) fn package(p: Package) -> pb::Package {
     }
 }
 
-pub(crate) fn filter(m: pb::ListPackagesRequest) -> PackageFilter {
+pub(crate) fn filter(m: pb::ListPackagesRequest) -> Result<PackageFilter> {
     let opt = |s: String| (!s.is_empty()).then_some(s);
-    PackageFilter {
+    let sha256 = match m.sha256.as_str() {
+        "" => None,
+        s => Some(sha256("sha256", s)?),
+    };
+    Ok(PackageFilter {
         name: opt(m.name),
         version: opt(m.version),
         release: opt(m.release),
         distribution: opt(m.distribution),
         architecture: opt(m.architecture),
-    }
+        sha256,
+    })
 }
 
 pub(crate) fn query(m: pb::FindPackageRequest) -> Result<PackageQuery> {

@@ -66,6 +66,12 @@ impl PackageStoreApi for Handler {
                 offset: d.offset,
                 bytes: d.data,
             },
+            Ok(pb::UploadRequest {
+                kind: Some(Kind::Finish(f)),
+            }) => match convert::sha256("sha256", &f.sha256) {
+                Ok(sha256) => Chunk::Finish { sha256 },
+                Err(e) => Chunk::Invalid(e),
+            },
             Ok(_) => Chunk::Invalid(Error::MisplacedStart),
             Err(status) => match too_large(&status) {
                 Some(e) => Chunk::Invalid(e),
@@ -106,7 +112,7 @@ impl PackageStoreApi for Handler {
     ) -> Result<Response<pb::ListPackagesResponse>, Status> {
         let packages = self
             .store
-            .list(&convert::filter(request.into_inner()))
+            .list(&convert::filter(request.into_inner())?)
             .await?;
         Ok(Response::new(pb::ListPackagesResponse {
             packages: packages.into_iter().map(convert::package).collect(),

@@ -23,6 +23,8 @@ use crate::{Error, Result};
 
 /// Parts written to the backend concurrently by one upload.
 const MAX_INFLIGHT_PARTS: usize = 4;
+/// Bytes per chunk when a resumed upload reads its staged parts back.
+const REPLAY_CHUNK: usize = 1 << 20;
 
 /// Where package bytes go. `Debug` prints no secret key.
 #[derive(Clone, PartialEq, Eq)]
@@ -180,15 +182,55 @@ impl Blobs {
         Ok(stream.map_err(Error::from).boxed())
     }
 
+    /// Streams a staged part whole, in chunks of [`REPLAY_CHUNK`] on the
+    /// filesystem backend (its object streams come in 8 KiB pieces, which a
+    /// resumed upload's readers would take one channel send each for).
+    pub async fn read_part(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let Some(root) = &self.local_root else {
+            return self.read(key, 0).await;
+        };
+        let path = root.join(key);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot open {}: {e}", path.display())))?;
+        let chunks = futures::stream::try_unfold(file, move |mut file| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = bytes::BytesMut::with_capacity(REPLAY_CHUNK);
+            while buf.len() < REPLAY_CHUNK {
+                if file.read_buf(&mut buf).await? == 0 {
+                    break;
+                }
+            }
+            Ok::<_, std::io::Error>((!buf.is_empty()).then(|| (buf.freeze(), file)))
+        });
+        Ok(chunks
+            .map_err(|e| Error::Internal(format!("cannot read a staged part: {e}")))
+            .boxed())
+    }
+
     /// Moves the staged parts of an upload to `dest`. One part (every upload
     /// that was not interrupted) is a rename, which copies no bytes on a
-    /// filesystem and none through us on S3; several parts are concatenated.
+    /// filesystem and none through us on S3; several parts are concatenated
+    /// (on a filesystem by the kernel, into a temporary file renamed into
+    /// place).
     pub async fn publish(&self, parts: &[StagedPart], dest: &str) -> Result<()> {
         let dest = Path::from(dest);
         if let [only] = parts {
             self.store
                 .rename(&Path::from(only.object_key.as_str()), &dest)
                 .await?;
+            return Ok(());
+        }
+        if let Some(root) = &self.local_root {
+            let sources: Vec<PathBuf> = parts.iter().map(|p| root.join(&p.object_key)).collect();
+            let target = root.join(dest.as_ref());
+            tokio::task::spawn_blocking(move || concatenate(&sources, &target))
+                .await
+                .map_err(|e| Error::Internal(format!("publishing failed: {e}")))?
+                .map_err(|e| Error::Internal(format!("cannot publish {dest}: {e}")))?;
+            for part in parts {
+                self.delete(&part.object_key).await?;
+            }
             return Ok(());
         }
         let mut out = WriteMultipart::new(self.store.put_multipart(&dest).await?);
@@ -227,6 +269,32 @@ impl Blobs {
             .map(|m| (m.location.to_string(), m.last_modified.timestamp_millis()))
             .collect())
     }
+}
+
+/// Writes `sources` one after the other into `target`, through a file named
+/// like the filesystem backend's half-written ones (`<key>#<digits>`), so
+/// that a crash midway leaves something the sweeper removes.
+fn concatenate(sources: &[PathBuf], target: &std::path::Path) -> std::io::Result<()> {
+    let dir = target.parent().expect("object paths have a directory");
+    std::fs::create_dir_all(dir)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut name = target.file_name().unwrap_or_default().to_owned();
+    name.push(format!("#{}{nanos}", std::process::id()));
+    let temp = target.with_file_name(name);
+    let result = (|| {
+        let mut out = std::fs::File::create(&temp)?;
+        for source in sources {
+            // copy_file_range on Linux: the bytes do not pass through us.
+            std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
+        }
+        std::fs::rename(&temp, target)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }
 
 impl Blobs {

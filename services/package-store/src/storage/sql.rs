@@ -219,7 +219,8 @@ impl Repository for SqlRepository {
              (CAST($2 AS TEXT) IS NULL OR version = $2) AND \
              (CAST($3 AS TEXT) IS NULL OR release = $3 OR release_distribution = $3) AND \
              (CAST($4 AS TEXT) IS NULL OR distribution = $4) AND \
-             (CAST($5 AS TEXT) IS NULL OR architecture = $5) \
+             (CAST($5 AS TEXT) IS NULL OR architecture = $5) AND \
+             (CAST($6 AS TEXT) IS NULL OR sha256 = $6) \
              ORDER BY id DESC"
         )))
         .bind(f.name.as_deref())
@@ -227,6 +228,7 @@ impl Repository for SqlRepository {
         .bind(f.release.as_deref())
         .bind(f.distribution.as_deref())
         .bind(f.architecture.as_deref())
+        .bind(f.sha256.as_ref().map(Sha256Hex::as_str))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(package_from_row).collect()

@@ -5,6 +5,13 @@
 //! Session life: created (row) -> parts staged (row per part, object per
 //! part) -> committed (package row, session gone) | interrupted (kept for a
 //! resume until it expires) | refused (parts and row deleted).
+//!
+//! The client may declare the file's SHA-256 up front (`start`) or, having
+//! computed it while sending, at the end (`finish`); either is checked
+//! against what the readers computed before anything is committed, and a
+//! mismatch refuses the upload. Identical bytes already stored are found at
+//! start when the SHA-256 is declared there, else at commit: either way the
+//! stored package is returned and nothing new is kept.
 
 mod pipeline;
 mod sweep;
@@ -36,6 +43,9 @@ pub enum Chunk {
     Data { offset: u64, bytes: Bytes },
     /// The stream broke (client gone, transport error): keep what arrived.
     Broken(String),
+    /// The client's SHA-256 of the whole file, computed while sending; the
+    /// end of the upload.
+    Finish { sha256: Sha256Hex },
     /// The client sent something other than data: refuse.
     Invalid(Error),
 }
@@ -127,6 +137,7 @@ impl Uploader {
             writer: None,
         };
         let mut received = session.received;
+        let mut finish = None;
         let started = tokio::time::Instant::now();
         let mut last_checkpoint = started;
         loop {
@@ -147,6 +158,10 @@ impl Uploader {
             };
             let (offset, data) = match chunk {
                 Chunk::Data { offset, bytes } => (offset, bytes),
+                Chunk::Finish { sha256 } => {
+                    finish = Some(sha256);
+                    break;
+                }
                 Chunk::Broken(reason) => {
                     self.keep(&mut staging).await?;
                     return Err(Error::Interrupted {
@@ -195,10 +210,11 @@ impl Uploader {
             });
         }
         let streamed = started.elapsed();
+        let declared: Vec<&Sha256Hex> = session.sha256.iter().chain(finish.iter()).collect();
         let verified = match ingest
             .finish()
             .await
-            .and_then(|i| verify(i, session.sha256.as_ref(), &PackageRules))
+            .and_then(|i| verify(i, &declared, &PackageRules))
         {
             Ok(v) => v,
             Err(e) => return Err(self.refuse(&id, e).await),
@@ -260,7 +276,7 @@ impl Uploader {
     /// (their state cannot outlive a stream, so a resume re-reads its prefix).
     async fn replay(&self, parts: &[StagedPart], ingest: &mut Ingest) -> Result<()> {
         for part in parts {
-            let mut stream = self.blobs.read(&part.object_key, 0).await?;
+            let mut stream = self.blobs.read_part(&part.object_key).await?;
             while let Some(bytes) = stream.next().await {
                 ingest.feed(bytes?).await?;
             }

@@ -43,15 +43,17 @@ fn script_path(name: &str) -> String {
     format!("{SCRIPT_DIR}{name}")
 }
 
+/// `declared` holds the SHA-256s the client declared (at start, at finish):
+/// each must be the one of the bytes received.
 pub fn verify(
     ingested: Ingested,
-    declared_sha256: Option<&Sha256Hex>,
+    declared: &[&Sha256Hex],
     rules: &PackageRules,
 ) -> Result<Verified> {
     let (preamble, digests) = ingested.digest?;
     check_integrity(&preamble, &digests)?;
     let actual = Sha256Hex::from_bytes(&digests.sha256);
-    if let Some(declared) = declared_sha256.filter(|d| **d != actual) {
+    if let Some(declared) = declared.iter().find(|d| ***d != actual) {
         return Err(Error::Sha256Mismatch {
             declared: declared.to_string(),
             actual: actual.to_string(),

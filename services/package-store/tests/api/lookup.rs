@@ -52,6 +52,7 @@ async fn lists_newest_first_with_filters() {
             release: release.into(),
             distribution: dist.into(),
             architecture: arch.into(),
+            ..Default::default()
         }
     };
     assert_eq!(count(req("oceanbase-ce", "", "", "", "")).await, 5);

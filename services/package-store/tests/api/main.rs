@@ -7,5 +7,6 @@ mod hostile;
 mod lookup;
 mod repository;
 mod resume;
+mod single_pass;
 mod system_rpm;
 mod upload;
