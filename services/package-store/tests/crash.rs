@@ -200,8 +200,12 @@ async fn a_killed_store_keeps_what_it_acknowledged_and_sweeps_what_nobody_resume
         &package.sha256[..2],
         package.sha256
     );
+    // The sweeper deletes a session's objects, then its row: wait for both.
     wait_for("the sweeper to remove the abandoned upload", async || {
         objects(dir.path()) == [kept.clone()]
+            && received(&store.url, "crash-abandoned")
+                .await
+                .is_err_and(|e| e.code() == tonic::Code::NotFound)
     })
     .await;
     let gone = received(&store.url, "crash-abandoned").await.unwrap_err();
