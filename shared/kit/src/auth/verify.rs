@@ -78,8 +78,8 @@ impl Verifier {
                     .find(hash)
                     .await
                     .map_err(AuthError::Unavailable)?;
-                self.remember(hash, record.clone());
-                (record, record_needs_touch(&None))
+                let touch = self.remember(hash, record.clone());
+                (record, touch)
             }
         };
         let record = record.ok_or(AuthError::Unknown)?;
@@ -128,7 +128,9 @@ impl Verifier {
         Some((hit.record.clone(), record_needs_touch(&hit.touched)))
     }
 
-    fn remember(&self, hash: TokenHash, record: Option<TokenRecord>) {
+    /// Caches a looked-up answer, keeping when the token's use was last
+    /// written; returns whether it is due again.
+    fn remember(&self, hash: TokenHash, record: Option<TokenRecord>) -> bool {
         let mut cache = self.lock();
         if cache.len() >= MAX_ENTRIES {
             cache.clear();
@@ -142,6 +144,7 @@ impl Verifier {
                 touched,
             },
         );
+        record_needs_touch(&touched)
     }
 
     fn touched(&self, hash: TokenHash) {
