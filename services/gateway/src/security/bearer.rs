@@ -17,13 +17,10 @@ use crate::envelope::ApiError;
 /// Whether the request carries a bearer token (and no obshell header,
 /// which takes precedence: obshell's SDKs may send both).
 pub fn offered(headers: &axum::http::HeaderMap) -> Option<&[u8]> {
-    let obshell = [
-        super::AGENT_HEADER,
-        super::OB_HEADER,
-        super::gcm::AGENT_HEADER,
-        super::gcm::HEADER,
-    ];
-    if obshell.iter().any(|h| headers.contains_key(*h)) {
+    if super::CARRIERS
+        .iter()
+        .any(|(name, ..)| headers.contains_key(*name))
+    {
         return None;
     }
     let value = headers.get(axum::http::header::AUTHORIZATION)?;

@@ -21,6 +21,16 @@ pub use throttle::{MAX_FAILURES, Throttle};
 
 use crate::envelope::{ApiError, RequestMeta};
 
+/// The headers that carry a sealed header: (name, whether the agent
+/// password applies, scheme), in order of precedence, as obshell looks at
+/// the agent header first.
+pub(crate) const CARRIERS: [(&str, bool, Scheme); 4] = [
+    (AGENT_HEADER, true, Scheme::V2),
+    (OB_HEADER, false, Scheme::V2),
+    (gcm::AGENT_HEADER, true, Scheme::Gcm),
+    (gcm::HEADER, false, Scheme::Gcm),
+];
+
 /// Everything needed to authenticate requests.
 #[derive(Debug)]
 pub struct Security {
@@ -71,14 +81,7 @@ impl Security {
         target: &str,
         meta: &RequestMeta,
     ) -> Result<AuthHeader, ApiError> {
-        // In order of precedence, as obshell looks at the agent header first.
-        let carriers = [
-            (AGENT_HEADER, true, Scheme::V2),
-            (OB_HEADER, false, Scheme::V2),
-            (gcm::AGENT_HEADER, true, Scheme::Gcm),
-            (gcm::HEADER, false, Scheme::Gcm),
-        ];
-        let Some((value, agent, scheme)) = carriers
+        let Some((value, agent, scheme)) = CARRIERS
             .iter()
             .find_map(|(name, agent, scheme)| Some((headers.get(*name)?, *agent, *scheme)))
         else {

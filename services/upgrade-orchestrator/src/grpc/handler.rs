@@ -60,7 +60,7 @@ impl UpgradeOrchestrator for Handler {
         let caller = Principal::of(&request);
         let req = request.into_inner();
         let dag = self.orchestrator.get(req.id).await?;
-        caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
+        caller.cluster_for(&dag.cluster_id)?;
         Ok(Response::new(convert::dag(&dag, req.details)))
     }
 
@@ -70,7 +70,7 @@ impl UpgradeOrchestrator for Handler {
     ) -> Result<Response<pb::ListDagsResponse>, Status> {
         let caller = Principal::of(&request);
         let req = request.into_inner();
-        let cluster = caller.cluster_for(&req.cluster).map_err(Error::from)?;
+        let cluster = caller.cluster_for(&req.cluster)?;
         let dags = self
             .orchestrator
             .list(convert::filter(req.filter)?, &cluster)
@@ -88,7 +88,7 @@ impl UpgradeOrchestrator for Handler {
         let req = request.into_inner();
         if caller.cluster.is_some() {
             let of = self.orchestrator.get(req.id).await?;
-            caller.cluster_for(&of.cluster_id).map_err(Error::from)?;
+            caller.cluster_for(&of.cluster_id)?;
         }
         let dag = self.orchestrator.operate(req.id, &req.operator).await?;
         Ok(Response::new(convert::dag(&dag, false)))
@@ -102,7 +102,7 @@ impl UpgradeOrchestrator for Handler {
         let node_id = request.into_inner().node_id;
         if caller.cluster.is_some() {
             let (of, _) = self.orchestrator.node(node_id).await?;
-            caller.cluster_for(&of.cluster_id).map_err(Error::from)?;
+            caller.cluster_for(&of.cluster_id)?;
         }
         let dag = self.orchestrator.pass_node(node_id).await?;
         Ok(Response::new(convert::dag(&dag, false)))
@@ -114,7 +114,7 @@ impl UpgradeOrchestrator for Handler {
     ) -> Result<Response<pb::NodeInDag>, Status> {
         let caller = Principal::of(&request);
         let (dag, index) = self.orchestrator.node(request.into_inner().id).await?;
-        caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
+        caller.cluster_for(&dag.cluster_id)?;
         Ok(Response::new(pb::NodeInDag {
             dag_id: dag.id,
             node: Some(convert::node(&dag.nodes[index])),
@@ -127,7 +127,7 @@ impl UpgradeOrchestrator for Handler {
     ) -> Result<Response<pb::SubTask>, Status> {
         let caller = Principal::of(&request);
         let (dag, task) = self.orchestrator.task(request.into_inner().id).await?;
-        caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
+        caller.cluster_for(&dag.cluster_id)?;
         Ok(Response::new(convert::sub_task(&task, dag.id)))
     }
 
@@ -139,7 +139,7 @@ impl UpgradeOrchestrator for Handler {
         let id = request.into_inner().id;
         if caller.cluster.is_some() {
             let (dag, _) = self.orchestrator.task(id).await?;
-            caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
+            caller.cluster_for(&dag.cluster_id)?;
         }
         let logs = self.orchestrator.logs(id).await?;
         Ok(Response::new(convert::logs(logs)))
@@ -155,7 +155,7 @@ impl UpgradeOrchestrator for Handler {
         let req = request.into_inner();
         if caller.cluster.is_some() {
             let dag = self.orchestrator.get(req.dag_id).await?;
-            caller.cluster_for(&dag.cluster_id).map_err(Error::from)?;
+            caller.cluster_for(&dag.cluster_id)?;
         }
         let mut items = self
             .orchestrator
@@ -181,9 +181,7 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::WatchDagsRequest>,
     ) -> Result<Response<Self::WatchDagsStream>, Status> {
-        Principal::of(&request)
-            .require_all_clusters("watching every DAG")
-            .map_err(Error::from)?;
+        Principal::of(&request).require_all_clusters("watching every DAG")?;
         let mut live = self.orchestrator.watch_all();
         let (tx, rx) = mpsc::channel(256);
         tokio::spawn(async move {
@@ -212,9 +210,7 @@ impl UpgradeOrchestrator for Handler {
     ) -> Result<Response<pb::Cluster>, Status> {
         let caller = Principal::of(&request);
         let (registration, replace) = clusters::registration(request.into_inner())?;
-        caller
-            .cluster_for(&registration.name)
-            .map_err(Error::from)?;
+        caller.cluster_for(&registration.name)?;
         let (record, view) = self
             .orchestrator
             .clusters()
@@ -243,9 +239,7 @@ impl UpgradeOrchestrator for Handler {
         request: Request<pb::GetClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
         let caller = Principal::of(&request);
-        let name = caller
-            .cluster_for(&request.into_inner().name)
-            .map_err(Error::from)?;
+        let name = caller.cluster_for(&request.into_inner().name)?;
         let cluster = self.orchestrator.clusters().get(&name).await?;
         // An unreachable cluster is still shown, with why it is unreachable.
         let view = cluster.driver.view().await;
@@ -261,7 +255,7 @@ impl UpgradeOrchestrator for Handler {
     ) -> Result<Response<pb::RemoveClusterResponse>, Status> {
         let caller = Principal::of(&request);
         let name = request.into_inner().name;
-        caller.cluster_for(&name).map_err(Error::from)?;
+        caller.cluster_for(&name)?;
         self.orchestrator.clusters().remove(&name, now_ms()).await?;
         Ok(Response::new(pb::RemoveClusterResponse {}))
     }
@@ -274,7 +268,7 @@ fn scoped_request(
 ) -> Result<crate::plan::UpgradeRequest, Status> {
     let caller = Principal::of(&request);
     let mut req = convert::request(request.into_inner())?;
-    req.cluster = caller.cluster_for(&req.cluster).map_err(Error::from)?;
+    req.cluster = caller.cluster_for(&req.cluster)?;
     Ok(req)
 }
 

@@ -82,8 +82,7 @@ impl Tokens {
             return Err(Error::ClusterNotFound(cluster.clone()));
         }
         let token = Token::generate();
-        let id = self
-            .table
+        self.table
             .insert(&NewToken {
                 name: &spec.name,
                 hash: token.hash(),
@@ -94,12 +93,12 @@ impl Tokens {
                 expires_at_ms: spec.expires_at_ms,
             })
             .await?;
-        tracing::info!(token = %spec.name, id, role = %spec.role, by = %by.name, "token created");
         let stored = self
             .table
             .by_hash(token.hash())
             .await?
             .ok_or_else(|| Error::Internal("the token just made is gone".into()))?;
+        tracing::info!(token = %spec.name, id = stored.id, role = %spec.role, by = %by.name, "token created");
         Ok((stored, token))
     }
 
