@@ -66,6 +66,9 @@ impl std::fmt::Display for Role {
 pub enum Credential {
     /// A bearer token, by the id of its record.
     Token { id: i64 },
+    /// A client certificate (mutual TLS) signed by the configured client
+    /// CA, by its subject.
+    Certificate { subject: String },
     /// No check: the service runs without authentication (loopback only).
     Open,
 }
@@ -82,6 +85,16 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// How the caller proved who it is, in words for an audit trail or a
+    /// log line: `token`, `certificate` or `none`.
+    pub fn credential_kind(&self) -> &'static str {
+        match self.credential {
+            Credential::Token { .. } => "token",
+            Credential::Certificate { .. } => "certificate",
+            Credential::Open => "none",
+        }
+    }
+
     /// The caller of a service that checks nobody.
     pub fn open() -> Self {
         Self {
