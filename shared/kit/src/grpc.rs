@@ -117,14 +117,20 @@ async fn traced(
     response
 }
 
-/// Puts the connection's peer into each request, as axum's `ConnectInfo`.
+/// Puts the connection's peer into each request, as axum's `ConnectInfo`,
+/// and, over mutual TLS, the subject of its client certificate (the gate
+/// takes it as the caller's identity when no token is sent).
 fn with_peer<B>(
     peer: std::net::SocketAddr,
+    certificate: Option<crate::tls::ClientCertificate>,
 ) -> impl FnMut(axum::http::Request<B>) -> axum::http::Request<B> + Clone {
     move |mut request| {
         request
             .extensions_mut()
             .insert(axum::extract::ConnectInfo(peer));
+        if let Some(c) = &certificate {
+            request.extensions_mut().insert(c.clone());
+        }
         request
     }
 }
@@ -192,11 +198,14 @@ pub async fn serve_tls(
         }
         // Handlers see who connected (the gateway throttles failed
         // passwords per address), as axum's `ConnectInfo`.
-        let service = TowerToHyperService::new(
-            tower::ServiceBuilder::new()
-                .map_request(with_peer(peer))
-                .service(router.clone()),
-        );
+        let router = router.clone();
+        let service = move |certificate| {
+            TowerToHyperService::new(
+                tower::ServiceBuilder::new()
+                    .map_request(with_peer(peer, certificate))
+                    .service(router),
+            )
+        };
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
@@ -205,7 +214,8 @@ pub async fn serve_tls(
         tokio::spawn(async move {
             let result = match acceptor {
                 None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(tcp), service(None));
                     watcher.watch(conn.into_owned()).await
                 }
                 Some(acceptor) => {
@@ -220,8 +230,14 @@ pub async fn serve_tls(
                             return;
                         }
                     };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let certificate = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .and_then(|leaf| crate::tls::ClientCertificate::parse(leaf));
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service(certificate));
                     watcher.watch(conn.into_owned()).await
                 }
             };

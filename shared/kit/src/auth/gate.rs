@@ -1,5 +1,5 @@
 //! The middleware in front of every gRPC route: which role a method needs,
-//! and whether the caller's token has it.
+//! and whether the caller (by its token, or its client certificate) has it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::token::bearer;
 use super::verify::Verifier;
 use super::{AuthError, Principal, Role};
+use crate::tls::ClientCertificate;
 
 /// Services anyone may call: load balancers probe health without a token,
 /// and reflection describes the API, not its data.
@@ -58,11 +59,14 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// The caller of a request to `path` with this `authorization` value.
+    /// The caller of a request to `path` with this `authorization` value
+    /// and, over mutual TLS, this client certificate. A token sent wins:
+    /// it is what the caller chose for this call.
     pub async fn admit(
         &self,
         path: &str,
         authorization: Option<&[u8]>,
+        certificate: Option<&ClientCertificate>,
         now_ms: i64,
     ) -> Result<Option<Principal>, AuthError> {
         let Some(need) = self.policy.needs(path) else {
@@ -71,8 +75,10 @@ impl Gate {
         let Some(verifier) = &self.verifier else {
             return Ok(Some(Principal::open()));
         };
-        let token = bearer(authorization)?;
-        let principal = verifier.verify(&token, now_ms).await?;
+        let principal = match (authorization, certificate) {
+            (None, Some(c)) => super::certificate::principal(c)?,
+            _ => verifier.verify(&bearer(authorization)?, now_ms).await?,
+        };
         if principal.role < need {
             return Err(AuthError::Role {
                 method: path.rsplit('/').next().unwrap_or(path).to_owned(),
@@ -101,6 +107,7 @@ pub async fn authenticate(
                 .headers()
                 .get(axum::http::header::AUTHORIZATION)
                 .map(|v| v.as_bytes()),
+            request.extensions().get::<ClientCertificate>(),
             now_ms,
         )
         .await;

@@ -6,6 +6,8 @@
 //! - `verify`: looking a token up (in whatever stores tokens) behind a
 //!   short cache, so that a call costs one SHA-256 and a map lookup.
 //! - `remote`: the lookup of a service that stores no tokens itself.
+//! - `certificate`: a client certificate (mutual TLS) as the caller's
+//!   identity, instead of a token;
 //! - `gate`: the axum middleware in front of the gRPC routes: method to
 //!   required role, the caller's [`Principal`] put into the request for the
 //!   handlers (cluster-limited tokens are checked there).
@@ -13,6 +15,7 @@
 //! Refusals are `Unauthenticated` (who are you?) or `PermissionDenied`
 //! (not you), each with a stable code from [`AuthError::code`].
 
+mod certificate;
 mod gate;
 mod remote;
 mod token;
@@ -155,7 +158,7 @@ pub enum AuthError {
     Expired,
     #[error("the token was revoked")]
     Revoked,
-    #[error("{method} needs the {need} role; the token {name:?} has {have}")]
+    #[error("{method} needs the {need} role; the caller {name:?} has {have}")]
     Role {
         method: String,
         need: Role,
@@ -168,6 +171,10 @@ pub enum AuthError {
     ClusterLimited { own: String, what: String },
     #[error("tokens cannot be checked now: {0}")]
     Unavailable(String),
+    #[error(
+        "the client certificate {subject:?} names no role: its organization (O) must be one of viewer, operator, admin"
+    )]
+    CertificateRole { subject: String },
 }
 
 impl AuthError {
@@ -184,6 +191,7 @@ impl AuthError {
                 "Auth.Cluster.Forbidden"
             }
             AuthError::Unavailable(_) => "Auth.Backend.Unavailable",
+            AuthError::CertificateRole { .. } => "Auth.Certificate.NoRole",
         }
     }
 
@@ -195,6 +203,7 @@ impl AuthError {
             | AuthError::Expired
             | AuthError::Revoked => Code::Unauthenticated,
             AuthError::Role { .. }
+            | AuthError::CertificateRole { .. }
             | AuthError::OtherCluster { .. }
             | AuthError::ClusterLimited { .. } => Code::PermissionDenied,
             AuthError::Unavailable(_) => Code::Unavailable,

@@ -19,11 +19,13 @@ pub struct RemoteLookup {
 }
 
 impl RemoteLookup {
-    /// Asks the token service at `url`, authenticating with `own` (a
-    /// viewer token suffices). Connects on first use.
-    pub fn new(url: &str, own: &Token) -> Result<Self, String> {
-        let channel = Channel::from_shared(url.to_owned())
-            .map_err(|e| format!("invalid token service URL {url:?}: {e}"))?
+    /// Asks the token service at `url` (over TLS for `https://`, as `tls`
+    /// says), authenticating with `own` (a viewer token suffices). Connects
+    /// on first use.
+    pub fn new(url: &str, own: &Token, tls: &crate::tls::ClientTls) -> Result<Self, String> {
+        let channel = tls
+            .endpoint(url)
+            .map_err(|e| format!("token service: {e}"))?
             .connect_lazy();
         Ok(Self {
             client: TokensClient::with_interceptor(channel, BearerInterceptor::new(Some(own))),
