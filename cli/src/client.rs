@@ -1,9 +1,11 @@
 //! Connecting to an obup server and reporting its errors.
 
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 use anyhow::Context;
 use obup_kit::auth::{BearerInterceptor, Token};
+use obup_kit::tls::ClientTls;
 use obup_proto::pb::auth::v1::tokens_client::TokensClient;
 use obup_proto::pb::orchestrator::v1::upgrade_orchestrator_client::UpgradeOrchestratorClient;
 use obup_proto::pb::packagestore::v1::package_store_client::PackageStoreClient;
@@ -18,6 +20,53 @@ pub type Conn = InterceptedService<Channel, BearerInterceptor>;
 static GIVEN: OnceLock<Option<Token>> = OnceLock::new();
 /// Tokens a library caller (a test, `obup dev`'s own tools) chose per server.
 static BY_SERVER: Mutex<Vec<(String, Token)>> = Mutex::new(Vec::new());
+/// How `https://` servers are dialled, from the command line
+/// (`--ca-file`, `--cert`, `--key`); `None` inside: nothing given.
+static GIVEN_TLS: OnceLock<Option<ClientTls>> = OnceLock::new();
+/// TLS settings a library caller chose per server.
+static TLS_BY_SERVER: Mutex<Vec<(String, ClientTls)>> = Mutex::new(Vec::new());
+
+/// Chooses how the CLI dials `https://` servers: the CA bundle to trust
+/// and the client certificate to present, when given. Without a CA, the
+/// one `obup dev --tls` published for the server's address is trusted if
+/// there is one, else the system's roots.
+pub fn use_tls(ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>) -> anyhow::Result<()> {
+    let given = if ca.is_none() && cert.is_none() && key.is_none() {
+        None
+    } else {
+        Some(ClientTls::from_files(ca, cert, key).context("--ca-file / --cert / --key")?)
+    };
+    let _ = GIVEN_TLS.set(given);
+    Ok(())
+}
+
+/// Calls to `server` from this process use `tls` (for callers of the
+/// library).
+pub fn use_tls_for(server: &str, tls: ClientTls) {
+    let mut all = TLS_BY_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|(s, _)| s != server);
+    all.push((server.to_owned(), tls));
+}
+
+/// The TLS settings calls to `server` use.
+fn tls_for(server: &str) -> anyhow::Result<ClientTls> {
+    if let Some(Some(t)) = GIVEN_TLS.get() {
+        return Ok(t.clone());
+    }
+    let chosen = TLS_BY_SERVER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(s, _)| s == server)
+        .map(|(_, t)| t.clone());
+    if let Some(t) = chosen {
+        return Ok(t);
+    }
+    match crate::token_files::find_ca(server)? {
+        Some(ca) => Ok(ClientTls::new(Some(ca), None)?),
+        None => Ok(ClientTls::default()),
+    }
+}
 
 /// Chooses the token the CLI calls its server with: `--token`/`OBUP_TOKEN`,
 /// else, per server, the file `obup dev` wrote for that address (see
@@ -49,8 +98,12 @@ fn token_for(server: &str) -> anyhow::Result<Option<Token>> {
         .iter()
         .find(|(s, _)| s == server)
         .map(|(_, t)| t.clone());
+    // A client certificate given on the command line is the identity
+    // chosen: no token file is looked for then.
+    let certificate = matches!(GIVEN_TLS.get(), Some(Some(t)) if t.has_identity());
     match chosen {
         Some(t) => Ok(Some(t)),
+        None if certificate => Ok(None),
         None => crate::token_files::find(server),
     }
 }
@@ -63,8 +116,8 @@ fn bearer(server: &str) -> anyhow::Result<BearerInterceptor> {
 const MAX_MESSAGE: usize = 16 << 20;
 
 pub async fn channel(server: &str) -> anyhow::Result<Channel> {
-    Channel::from_shared(server.to_owned())
-        .with_context(|| format!("invalid server URL {server:?}"))?
+    tls_for(server)?
+        .endpoint(server)?
         .connect()
         .await
         .with_context(|| format!("cannot connect to {server} (is `obup dev` running?)"))

@@ -103,8 +103,18 @@ pub struct DevArgs {
     pub rsa_bits: usize,
     /// Serve a non-loopback `--listen` in plaintext anyway: tokens and
     /// passwords then cross the network in clear.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls")]
     pub insecure: bool,
+    /// Serve gRPC and REST over TLS, with a development CA made under
+    /// `<data-dir>/tls` on first start (client certificates it signs are
+    /// accepted as an identity; the CLI on this machine finds the CA).
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: accept client certificates signed by the CAs in this PEM
+    /// file as an identity instead (default: the development CA). The
+    /// certificate's O names its role, an OU `cluster:NAME` limits it.
+    #[arg(long, requires = "tls", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Where to write the admin token for the CLI (a file named after the
     /// address); default the CLI's: `$OBUP_TOKEN_DIR`, else
     /// `$XDG_CONFIG_HOME/obup/tokens`, else `~/.config/obup/tokens`.
@@ -214,6 +224,8 @@ impl DevArgs {
             agent_password: None,
             rsa_bits: 1024,
             insecure: false,
+            tls: false,
+            tls_client_ca: None,
             // Tests must not write into the user's config directory.
             token_dir: Some(data_dir.join("cli-tokens")),
         }
@@ -230,6 +242,7 @@ impl DevArgs {
         data_dir: &std::path::Path,
         python: PathBuf,
         store_token_file: PathBuf,
+        store_ca: Option<PathBuf>,
     ) -> anyhow::Result<LocalConfig> {
         let mut obsim = obup_obsim::Config::new(data_dir.join("demo"));
         if self.demo_ip_prefix == "random" {
@@ -261,6 +274,7 @@ impl DevArgs {
             fetch_bytes_per_sec: self.demo_fetch_bytes_per_sec,
             tls_dir: Some(data_dir.join("demo/pki")),
             store_token_file: Some(store_token_file),
+            store_ca,
         })
     }
 }
@@ -279,6 +293,8 @@ pub struct Dev {
     tokens: DevTokens,
     /// Where the CLI finds the admin token, if written.
     cli_token_file: Option<PathBuf>,
+    /// With `--tls`.
+    tls: Option<crate::dev_tls::DevTls>,
 }
 
 /// The architecture name RPM uses for this machine (the demo hosts are
@@ -308,18 +324,30 @@ impl Dev {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() && !args.insecure {
+        if !addr.ip().is_loopback() && !args.insecure && !args.tls {
             anyhow::bail!(
                 "obup dev serves plaintext, and {addr} is not a loopback address: tokens and \
-                 passwords would cross the network in clear; listen on 127.0.0.1, or pass \
-                 --insecure to serve it anyway"
+                 passwords would cross the network in clear; listen on 127.0.0.1, pass --tls, \
+                 or pass --insecure to serve it anyway"
             );
         }
         let data_dir = args.data_dir.canonicalize()?;
+        let tls = if args.tls {
+            Some(crate::dev_tls::DevTls::ensure(
+                &data_dir,
+                addr,
+                args.tls_client_ca.as_deref(),
+            )?)
+        } else {
+            None
+        };
+        let dial = tls.as_ref().map(|t| t.client.clone()).unwrap_or_default();
+        let backend = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
         // The orchestrator reaches the package store through its public
         // API, even in one process: the same path as when they are apart.
         let mut orchestrator_config =
-            obup_upgrade_orchestrator::Config::embedded(&data_dir, &format!("http://{addr}"))?;
+            obup_upgrade_orchestrator::Config::embedded(&data_dir, &backend)?;
+        orchestrator_config.package_store_tls = dial.clone();
         orchestrator_config.engine = EngineConfig {
             owner: "obup-dev".into(),
             ..EngineConfig::default()
@@ -337,7 +365,8 @@ impl Dev {
         // engine resumes interrupted sub-tasks at once, and they must find
         // the sys tenant and the agents answering.
         let demo = if args.demo {
-            Some(start_demo(args, &data_dir, dev_tokens.agents_file.clone()).await?)
+            let store_ca = tls.as_ref().map(|t| t.files.ca_cert.clone());
+            Some(start_demo(args, &data_dir, dev_tokens.agents_file.clone(), store_ca).await?)
         } else {
             None
         };
@@ -360,20 +389,20 @@ impl Dev {
             root: args.root_password.clone(),
             agent: args.agent_password.clone(),
         };
-        let backend = format!("http://{addr}");
+        let backends = obup_gateway::Backends {
+            packages: &backend,
+            orchestrator: &backend,
+            token: Some(&dev_tokens.internal),
+            tls: &dial,
+        };
         let gateway = Arc::new(
-            obup_gateway::AppState::open(
-                &data_dir,
-                args.rsa_bits,
-                passwords,
-                addr,
-                &backend,
-                &backend,
-                Some(&dev_tokens.internal),
-            )?
-            .with_tokens(orchestrator.tokens.verifier()),
+            obup_gateway::AppState::open(&data_dir, args.rsa_bits, passwords, addr, &backends)?
+                .with_tokens(orchestrator.tokens.verifier()),
         );
         let cli_token_file = if addr.ip().is_loopback() {
+            if let Some(tls) = &tls {
+                tls.publish_for_cli(args.token_dir.clone(), &backend)?;
+            }
             dev_tokens.publish_for_cli(args.token_dir.clone(), &backend)?
         } else {
             None
@@ -388,7 +417,19 @@ impl Dev {
             demo,
             tokens: dev_tokens,
             cli_token_file,
+            tls,
         })
+    }
+
+    /// The development PKI, with `--tls`.
+    pub fn tls(&self) -> Option<&crate::dev_tls::DevTls> {
+        self.tls.as_ref()
+    }
+
+    /// The URL clients reach this server at.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr())
     }
 
     /// The admin token made on first start.
@@ -449,7 +490,8 @@ impl Dev {
         // obshell's REST paths on the same port.
         .merge(obup_gateway::routes::router(self.gateway))
         .fallback(obup_gateway::routes::fallback);
-        obup_kit::grpc::serve(self.listener, router, shutdown).await?;
+        let tls = self.tls.map(|t| t.server);
+        obup_kit::grpc::serve_tls(self.listener, router, tls, shutdown).await?;
         let _ = self.stop.send(true);
         let _ = sweeper.await;
         let _ = self.orchestrator.engine.await;
@@ -467,6 +509,7 @@ async fn start_demo(
     args: &DevArgs,
     data_dir: &std::path::Path,
     store_token_file: PathBuf,
+    store_ca: Option<PathBuf>,
 ) -> anyhow::Result<LocalCluster> {
     let python = match &args.demo_python {
         Some(p) => p.clone(),
@@ -485,7 +528,7 @@ async fn start_demo(
                 .context("preparing Python for the upgrade scripts")?
         }
     };
-    LocalCluster::start(args.local(data_dir, python, store_token_file)?)
+    LocalCluster::start(args.local(data_dir, python, store_token_file, store_ca)?)
         .await
         .context("starting the demo cluster")
 }
@@ -526,17 +569,29 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let _ = writeln!(
         std::io::stdout().lock(),
         "{}",
-        quickstart(addr, &args, &dev.admin_token_files())
+        quickstart(
+            addr,
+            &args,
+            &dev.admin_token_files(),
+            dev.tls().map(|t| t.files.ca_cert.as_path())
+        )
     );
     dev.serve(obup_kit::shutdown::signal()).await
 }
 
-/// What `obup dev` prints when it is ready.
-fn quickstart(addr: SocketAddr, args: &DevArgs, tokens: &(PathBuf, Option<PathBuf>)) -> String {
-    let server = if addr.to_string() == "127.0.0.1:2886" {
+/// What `obup dev` prints when it is ready; `ca`: the CA it serves TLS
+/// with.
+fn quickstart(
+    addr: SocketAddr,
+    args: &DevArgs,
+    tokens: &(PathBuf, Option<PathBuf>),
+    ca: Option<&std::path::Path>,
+) -> String {
+    let scheme = if ca.is_some() { "https" } else { "http" };
+    let server = if addr.to_string() == "127.0.0.1:2886" && ca.is_none() {
         String::new()
     } else {
-        format!(" --server http://{addr}")
+        format!(" --server {scheme}://{addr}")
     };
     let upload = if args.demo {
         format!(
@@ -558,8 +613,41 @@ fn quickstart(addr: SocketAddr, args: &DevArgs, tokens: &(PathBuf, Option<PathBu
         crate::demo::RELEASE.trim_end_matches(".el7")
     );
     let sdk_args = format!("\"{}\", \"{}\"", crate::demo::VERSION, crate::demo::RELEASE);
+    let sdk = format!(
+        "the same with the obshell SDK (pip install obshell==0.0.9):\n\
+         \x20 from obshell import ClientV1\n\
+         \x20 from obshell.auth.password import PasswordAuth\n\
+         \x20 c = ClientV1(\"{ip}\", {port}, PasswordAuth({password}))\n\
+         \x20 c.upload_pkg(\"oceanbase-ce-{sdk_target}.el7.x86_64.rpm\")\n\
+         \x20 dag = c.upgrade_ob({sdk_args}, \"ROLLING\")\n\
+         \x20 c.wait_dag_succeed(dag.generic_id)\n",
+        ip = addr.ip(),
+        port = addr.port(),
+        // Never print the password itself.
+        password = if args.root_password.is_empty() {
+            "\"\""
+        } else {
+            "\"<root password>\""
+        },
+    );
+    let (sdk, curl, grpcurl) = match ca {
+        // obshell's SDKs speak plain HTTP only.
+        Some(ca) => (
+            String::new(),
+            format!(
+                "curl -s --cacert {} https://{addr}/api/v1/info",
+                ca.display()
+            ),
+            format!("grpcurl -cacert {}", ca.display()),
+        ),
+        None => (
+            format!("{sdk}\n"),
+            format!("curl -s http://{addr}/api/v1/info"),
+            "grpcurl -plaintext".to_owned(),
+        ),
+    };
     format!(
-        "obup dev listening on http://{addr} (data in {data})\n\
+        "obup dev listening on {scheme}://{addr} (data in {data})\n\
          {token}\n\
          {cluster}\n\
          \n\
@@ -569,16 +657,9 @@ fn quickstart(addr: SocketAddr, args: &DevArgs, tokens: &(PathBuf, Option<PathBu
          \x20 obup upgrade start{server} {target} --watch\n\
          \x20 obup dag ls{server}\n\
          \n\
-         the same with the obshell SDK (pip install obshell==0.0.9):\n\
-         \x20 from obshell import ClientV1\n\
-         \x20 from obshell.auth.password import PasswordAuth\n\
-         \x20 c = ClientV1(\"{ip}\", {port}, PasswordAuth({password}))\n\
-         \x20 c.upload_pkg(\"oceanbase-ce-{sdk_target}.el7.x86_64.rpm\")\n\
-         \x20 dag = c.upgrade_ob({sdk_args}, \"ROLLING\")\n\
-         \x20 c.wait_dag_succeed(dag.generic_id)\n\
-         \n\
-         over REST: curl -s http://{addr}/api/v1/info\n\
-         over gRPC: grpcurl -plaintext -H \"authorization: Bearer $(cat {admin})\" {addr} list",
+         {sdk}\
+         over REST: {curl}\n\
+         over gRPC: {grpcurl} -H \"authorization: Bearer $(cat {admin})\" {addr} list",
         admin = tokens.0.display(),
         token = match &tokens.1 {
             Some(cli) => format!(
@@ -590,14 +671,6 @@ fn quickstart(addr: SocketAddr, args: &DevArgs, tokens: &(PathBuf, Option<PathBu
                 "admin token in {} (0600): give it to obup with --token or OBUP_TOKEN",
                 tokens.0.display()
             ),
-        },
-        ip = addr.ip(),
-        port = addr.port(),
-        // Never print the password itself.
-        password = if args.root_password.is_empty() {
-            "\"\""
-        } else {
-            "\"<root password>\""
         },
         data = args.data_dir.display(),
         cluster = if args.demo {
@@ -624,7 +697,7 @@ mod tests {
         let mut args = DevArgs::for_data_dir("/tmp/d".into());
         args.root_password = "S3cret!".into();
         let files = (PathBuf::from("/tmp/d/tokens/admin.token"), None);
-        let text = quickstart("127.0.0.1:2999".parse().unwrap(), &args, &files);
+        let text = quickstart("127.0.0.1:2999".parse().unwrap(), &args, &files, None);
         assert!(text.starts_with("obup dev listening on http://127.0.0.1:2999 "));
         assert!(text.contains("obup upgrade start --server http://127.0.0.1:2999 "));
         assert!(text.contains(r#"ClientV1("127.0.0.1", 2999, PasswordAuth("<root password>"))"#));
@@ -639,9 +712,18 @@ mod tests {
             PathBuf::from("/tmp/d/tokens/admin.token"),
             Some(PathBuf::from("/home/u/.config/obup/tokens/127.0.0.1_2886")),
         );
-        let text = quickstart("127.0.0.1:2886".parse().unwrap(), &args, &files);
+        let text = quickstart("127.0.0.1:2886".parse().unwrap(), &args, &files, None);
         assert!(text.contains("and in /home/u/.config/obup/tokens/127.0.0.1_2886 where obup"));
         assert!(!text.contains("--server"));
         assert!(text.contains(r#"PasswordAuth("")"#));
+        // Over TLS: https everywhere, the CA named, no plaintext SDK.
+        let ca = std::path::Path::new("/tmp/d/tls/ca.pem");
+        let text = quickstart("127.0.0.1:2886".parse().unwrap(), &args, &files, Some(ca));
+        assert!(text.starts_with("obup dev listening on https://127.0.0.1:2886 "));
+        assert!(text.contains("obup upgrade start --server https://127.0.0.1:2886 "));
+        assert!(text.contains("curl -s --cacert /tmp/d/tls/ca.pem https://127.0.0.1:2886/"));
+        assert!(text.contains("grpcurl -cacert /tmp/d/tls/ca.pem -H"));
+        assert!(!text.contains("-plaintext"));
+        assert!(!text.contains("ClientV1"));
     }
 }

@@ -1,17 +1,12 @@
 //! `obup health`: a gRPC health probe.
 
 use anyhow::{Context, bail};
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 pub async fn run(server: &str, services: &[String]) -> anyhow::Result<()> {
-    let channel = Channel::from_shared(server.to_owned())
-        .with_context(|| format!("invalid server URL {server:?}"))?
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to {server}"))?;
+    let channel = crate::client::channel(server).await?;
     let mut client = HealthClient::new(channel);
     let whole = [String::new()];
     let services = if services.is_empty() {

@@ -10,11 +10,12 @@
 //! - `health`: a gRPC health probe. `client`: connections and errors.
 
 mod client;
-pub use client::use_token_for;
+pub use client::{use_tls_for, use_token_for};
 mod cluster;
 mod dag;
 mod demo;
 pub mod dev;
+pub mod dev_tls;
 pub mod dev_tokens;
 mod health;
 mod packages;
@@ -50,6 +51,18 @@ pub struct Cli {
     /// address under ~/.config/obup/tokens.
     #[arg(long, global = true, env = "OBUP_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// CA certificates (PEM) to trust for an `https://` server. Default: the
+    /// CA `obup dev --tls` published for the server's loopback address,
+    /// else the system's.
+    #[arg(long, global = true, env = "OBUP_TLS_CA")]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) to present over TLS: an identity instead
+    /// of a token, when the server trusts its CA. Needs --key.
+    #[arg(long, global = true, env = "OBUP_TLS_CLIENT_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The key of --cert (PEM).
+    #[arg(long, global = true, env = "OBUP_TLS_CLIENT_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -241,6 +254,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let server = cli.server.as_str();
     if !matches!(cli.command, Command::Dev(_) | Command::Completions { .. }) {
         client::use_token(cli.token.as_deref())?;
+        client::use_tls(
+            cli.ca_file.as_deref(),
+            cli.cert.as_deref(),
+            cli.key.as_deref(),
+        )?;
     }
     runtime.block_on(async {
         match cli.command {

@@ -47,6 +47,25 @@ pub fn find(url: &str) -> anyhow::Result<Option<Token>> {
         .map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", file.display()))
 }
 
+/// The file of the CA `obup dev --tls` serves the address of `url` with
+/// (beside its token file).
+pub fn ca_file_for(dir: &std::path::Path, url: &str) -> PathBuf {
+    let mut file = file_for(dir, url).into_os_string();
+    file.push(".ca.pem");
+    file.into()
+}
+
+/// The CA kept for the server at `url`, if any (PEM).
+pub fn find_ca(url: &str) -> anyhow::Result<Option<String>> {
+    let Some(dir) = dir() else { return Ok(None) };
+    let file = ca_file_for(&dir, url);
+    match std::fs::read_to_string(&file) {
+        Ok(pem) => Ok(Some(pem)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", file.display())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

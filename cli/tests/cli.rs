@@ -70,6 +70,52 @@ fn dev_mode_accepts_uploads_from_the_cli() {
     assert!(stderr(&gone).contains("does not exist"));
 }
 
+/// `obup dev --tls` keeps the quickstart: the CLI on the same machine finds
+/// the development CA beside the token, so `--server https://...` is the
+/// only change; elsewhere it says what is missing.
+#[test]
+fn dev_mode_over_tls_needs_only_the_https_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(&dir.path().join("data"), &["--tls"]);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let rpm = dir.path().join("oceanbase-ce-4.3.5.0-1.el7.x86_64.rpm");
+    std::fs::write(&rpm, RpmSpec::oceanbase_ce("4.3.5.0", "1.el7").build()).unwrap();
+    let out = server.obup(&["upload", "--json", rpm.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&server.obup(&["packages"]));
+    assert!(table.contains("oceanbase-ce"), "{table}");
+    let health = server.obup(&["health"]);
+    assert!(health.status.success(), "{}", stderr(&health));
+
+    // Another user (no CA and no token of this server): refused, saying why.
+    let elsewhere = dir.path().join("elsewhere");
+    let out = server
+        .command(&["packages"])
+        .env("OBUP_TOKEN_DIR", &elsewhere)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("cannot connect"), "{err}");
+    // With the CA given, the missing token is what it says.
+    let ca = dir.path().join("data/tls/ca.pem");
+    let out = server
+        .command(&["packages", "--ca-file", ca.to_str().unwrap()])
+        .env("OBUP_TOKEN_DIR", &elsewhere)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Auth.Token.Missing"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn bad_uploads_fail_with_the_error_code() {
     let dir = tempfile::tempdir().unwrap();

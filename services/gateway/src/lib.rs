@@ -58,15 +58,13 @@ pub const AGENT_VERSION: &str = "4.5.0.0-obup";
 impl AppState {
     /// The gateway as deployed: its RSA key kept under `data_dir` (made
     /// with `rsa_bits` bits on first start), answering as `addr`, in front
-    /// of the package store and the orchestrator at their URLs.
+    /// of the `backends`.
     pub fn open(
         data_dir: &std::path::Path,
         rsa_bits: usize,
         passwords: security::Passwords,
         addr: std::net::SocketAddr,
-        packages_url: &str,
-        orchestrator_url: &str,
-        token: Option<&obup_kit::auth::Token>,
+        backends: &Backends<'_>,
     ) -> Result<Self, Error> {
         let keys = security::Keys::load_or_create(&data_dir.join("gateway/rsa_key.der"), rsa_bits)?;
         let identity = Identity {
@@ -74,36 +72,26 @@ impl AppState {
             port: addr.port(),
             version: AGENT_VERSION.into(),
         };
-        Self::new(
-            security::Security::new(keys, passwords),
-            packages_url,
-            orchestrator_url,
-            identity,
-            token,
-        )
+        Self::new(security::Security::new(keys, passwords), backends, identity)
     }
 
-    /// Clients that connect on first use to the package store at
-    /// `packages_url` and the orchestrator at `orchestrator_url` (the same
-    /// URL when both run in one process, as in `obup dev`), calling them
-    /// with `token` when they check tokens.
+    /// Clients that connect on first use to the `backends`.
     pub fn new(
         security: security::Security,
-        packages_url: &str,
-        orchestrator_url: &str,
+        backends: &Backends<'_>,
         identity: Identity,
-        token: Option<&obup_kit::auth::Token>,
     ) -> Result<Self, Error> {
+        let token = backends.token;
         Ok(Self {
             security,
             packages: PackageStoreClient::with_interceptor(
-                lazy_channel(packages_url)?,
+                lazy_channel(backends.packages, backends.tls)?,
                 trace::Interceptor::new(token),
             )
             .max_encoding_message_size(8 << 20)
             .max_decoding_message_size(8 << 20),
             orchestrator: UpgradeOrchestratorClient::with_interceptor(
-                lazy_channel(orchestrator_url)?,
+                lazy_channel(backends.orchestrator, backends.tls)?,
                 trace::Interceptor::new(token),
             )
             .max_encoding_message_size(8 << 20)
@@ -129,10 +117,24 @@ impl AppState {
     }
 }
 
+/// The services the gateway fronts, and how it calls them.
+#[derive(Debug, Clone, Copy)]
+pub struct Backends<'a> {
+    /// The package store's and the orchestrator's URLs (the same one when
+    /// both run in one process, as in `obup dev`).
+    pub packages: &'a str,
+    pub orchestrator: &'a str,
+    /// What the gateway calls them with when they check tokens.
+    pub token: Option<&'a obup_kit::auth::Token>,
+    /// How `https://` URLs are dialled.
+    pub tls: &'a obup_kit::tls::ClientTls,
+}
+
 /// A channel that connects on first use, so the gateway can start before
 /// the services it fronts.
-fn lazy_channel(url: &str) -> Result<Channel, Error> {
-    Ok(Channel::from_shared(url.to_owned())
-        .map_err(|e| Error::Config(format!("invalid backend URL {url:?}: {e}")))?
+fn lazy_channel(url: &str, tls: &obup_kit::tls::ClientTls) -> Result<Channel, Error> {
+    Ok(tls
+        .endpoint(url)
+        .map_err(|e| Error::Config(format!("backend: {e}")))?
         .connect_lazy())
 }

@@ -14,6 +14,9 @@
 //!   unset for services that check nobody. With it, REST callers may also
 //!   send obup tokens (`Authorization: Bearer`), checked with the
 //!   orchestrator
+//! - `OBUP_TLS_CERT`, `OBUP_TLS_KEY` (reloaded when they change): TLS on
+//!   the listener; `OBUP_TLS_CA`, `OBUP_TLS_CLIENT_CERT`,
+//!   `OBUP_TLS_CLIENT_KEY`: how `https://` service URLs are dialled
 
 use std::io::Write;
 use std::sync::Arc;
@@ -44,33 +47,41 @@ async fn main() -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let tls = obup_kit::tls::ListenerTls::from_env()?
+        .map(|t| t.server_config())
+        .transpose()?;
+    let dial = obup_kit::tls::ClientTls::from_env()?;
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let addr = listener.local_addr()?;
-    let state = AppState::open(
-        &data_dir,
-        bits,
-        passwords,
-        addr,
-        &env("OBUP_PACKAGE_STORE_URL").unwrap_or_else(|| "http://127.0.0.1:2886".into()),
-        &env("OBUP_ORCHESTRATOR_URL").unwrap_or_else(|| "http://127.0.0.1:2887".into()),
-        token.as_ref(),
-    )?
-    .for_cluster(&env("OBUP_GATEWAY_CLUSTER").unwrap_or_default());
+    let packages_url =
+        env("OBUP_PACKAGE_STORE_URL").unwrap_or_else(|| "http://127.0.0.1:2886".into());
+    let orchestrator_url =
+        env("OBUP_ORCHESTRATOR_URL").unwrap_or_else(|| "http://127.0.0.1:2887".into());
+    let backends = obup_gateway::Backends {
+        packages: &packages_url,
+        orchestrator: &orchestrator_url,
+        token: token.as_ref(),
+        tls: &dial,
+    };
+    let state = AppState::open(&data_dir, bits, passwords, addr, &backends)?
+        .for_cluster(&env("OBUP_GATEWAY_CLUSTER").unwrap_or_default());
     // With a token of its own, the gateway also takes callers' tokens
     // (`Authorization: Bearer`), checked with the orchestrator that keeps them.
     let state = match &token {
         Some(own) => {
-            let url =
-                env("OBUP_ORCHESTRATOR_URL").unwrap_or_else(|| "http://127.0.0.1:2887".into());
-            let lookup =
-                obup_kit::auth::RemoteLookup::new(&url, own).map_err(anyhow::Error::msg)?;
+            let lookup = obup_kit::auth::RemoteLookup::new(&orchestrator_url, own, &dial)
+                .map_err(anyhow::Error::msg)?;
             state.with_tokens(Arc::new(obup_kit::auth::Verifier::new(Arc::new(lookup))))
         }
         None => state,
     };
     let router = routes::router(Arc::new(state)).fallback(routes::fallback);
     // Scripts wait for this line; a closed stdout must not stop the server.
-    let _ = writeln!(std::io::stdout(), "obup-gateway listening on http://{addr}");
-    obup_kit::grpc::serve(listener, router, obup_kit::shutdown::signal()).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let _ = writeln!(
+        std::io::stdout(),
+        "obup-gateway listening on {scheme}://{addr}"
+    );
+    obup_kit::grpc::serve_tls(listener, router, tls, obup_kit::shutdown::signal()).await?;
     Ok(())
 }

@@ -43,7 +43,14 @@ fn app_on(agent_password: Option<&str>, backend: &str) -> Router {
         port: 2886,
         version: obup_gateway::AGENT_VERSION.into(),
     };
-    let state = Arc::new(AppState::new(security, backend, backend, identity, None).unwrap());
+    let tls = obup_kit::tls::ClientTls::default();
+    let backends = obup_gateway::Backends {
+        packages: backend,
+        orchestrator: backend,
+        token: None,
+        tls: &tls,
+    };
+    let state = Arc::new(AppState::new(security, &backends, identity).unwrap());
     routes::router(state).fallback(routes::fallback)
 }
 

@@ -24,6 +24,8 @@ pub struct Application {
     config: Config,
     /// Who may call what; `None`: nobody is checked.
     gate: Option<std::sync::Arc<obup_kit::auth::Gate>>,
+    /// TLS on the listener; `None`: plaintext.
+    tls: Option<std::sync::Arc<obup_kit::tls::ServerConfig>>,
 }
 
 impl Application {
@@ -38,12 +40,19 @@ impl Application {
             store,
             config,
             gate: None,
+            tls: None,
         })
     }
 
     /// Every call (health and reflection excepted) admitted by `gate`.
     pub fn with_gate(mut self, gate: std::sync::Arc<obup_kit::auth::Gate>) -> Self {
         self.gate = Some(gate);
+        self
+    }
+
+    /// Serves TLS with `tls` (see `obup_kit::tls::ListenerTls`).
+    pub fn with_tls(mut self, tls: std::sync::Arc<obup_kit::tls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -73,7 +82,7 @@ impl Application {
             self.gate,
         )
         .await;
-        let result = obup_kit::grpc::serve(self.listener, router, shutdown).await;
+        let result = obup_kit::grpc::serve_tls(self.listener, router, self.tls, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = sweeper.await;
         result

@@ -151,6 +151,7 @@ impl Env {
             fetch_bytes_per_sec: 0,
             tls_dir: None,
             store_token_file: None,
+            store_ca: None,
         })
         .await?;
         let mut config = obup_upgrade_orchestrator::Config::embedded(&dir.join("data"), store_url)?;

@@ -55,6 +55,9 @@ pub struct Config {
     /// The token the orchestrator calls the package store with (a viewer
     /// token suffices); `None` for a store that checks nobody.
     pub package_store_token: Option<obup_kit::auth::Token>,
+    /// How it dials an `https://` package store (trusted CAs, its client
+    /// certificate).
+    pub package_store_tls: obup_kit::tls::ClientTls,
 }
 
 /// PEM files of the orchestrator's side of the agents' mutual TLS.
@@ -86,6 +89,7 @@ impl Config {
             agent_store_url: None,
             agent_tls: None,
             package_store_token: None,
+            package_store_tls: obup_kit::tls::ClientTls::default(),
         })
     }
 
@@ -121,6 +125,8 @@ impl Config {
     /// - `OBUP_AGENT_STORE_URL`: the package store as agents reach it
     ///   (default `OBUP_PACKAGE_STORE_URL`);
     /// - `OBUP_PACKAGE_STORE_TOKEN_FILE`: the token to call the store with;
+    /// - `OBUP_TLS_CA` (default the system's roots), `OBUP_TLS_CLIENT_CERT`
+    ///   and `OBUP_TLS_CLIENT_KEY`: how an `https://` store is dialled;
     /// - `OBUP_AGENT_TLS_CA`, `OBUP_AGENT_TLS_CERT`, `OBUP_AGENT_TLS_KEY`:
     ///   mutual TLS to the agents (all three, or none for plaintext);
     /// - `OBUP_DRIVER_POLL_MS`: how often waits on a cluster ask (default
@@ -153,6 +159,11 @@ impl Config {
             })?;
             config.package_store_token = Some(token);
         }
+        config.package_store_tls =
+            obup_kit::tls::ClientTls::from_env().map_err(|e| Error::InvalidArgument {
+                field: "OBUP_TLS_CA",
+                reason: e.to_string(),
+            })?;
         match (
             env("OBUP_AGENT_TLS_CA"),
             env("OBUP_AGENT_TLS_CERT"),

@@ -15,7 +15,10 @@
 //!   on first start): `orchestrator.token` (this one's, for the package
 //!   store, unless `OBUP_PACKAGE_STORE_TOKEN_FILE` names another),
 //!   `package-store.token` (for `OBUP_AUTH_TOKEN_FILE` of the store) and
-//!   `gateway.token` (for `OBUP_SERVICE_TOKEN_FILE` of the gateway).
+//!   `gateway.token` (for `OBUP_SERVICE_TOKEN_FILE` of the gateway);
+//! - `OBUP_TLS_CERT`, `OBUP_TLS_KEY` (reloaded when they change) and
+//!   `OBUP_TLS_CLIENT_CA` (client certificates as an identity: see
+//!   `obup_kit::tls::peer`): TLS on the listener.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -49,6 +52,9 @@ async fn main() -> anyhow::Result<()> {
         Some("off") => false,
         Some(other) => anyhow::bail!("OBUP_AUTH must be tokens or off, got {other:?}"),
     };
+    let tls = obup_kit::tls::ListenerTls::from_env()?
+        .map(|t| t.server_config())
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let addr = listener.local_addr()?;
     if !checks_tokens && !addr.ip().is_loopback() {
@@ -108,11 +114,12 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     // Scripts wait for this line; a closed stdout must not stop the server.
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let _ = writeln!(
         std::io::stdout(),
-        "obup-orchestrator listening on http://{addr}"
+        "obup-orchestrator listening on {scheme}://{addr}"
     );
-    obup_kit::grpc::serve(listener, router, obup_kit::shutdown::signal()).await?;
+    obup_kit::grpc::serve_tls(listener, router, tls, obup_kit::shutdown::signal()).await?;
     let _ = stop.send(true);
     let _ = running.engine.await;
     Ok(())

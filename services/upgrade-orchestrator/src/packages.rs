@@ -74,9 +74,11 @@ pub struct GrpcPackages {
 impl GrpcPackages {
     /// A client that connects on first use (in `obup dev` the store is the
     /// same process, which is still starting).
-    /// Calls carry `token` when the store checks tokens.
-    pub fn lazy(url: &str, token: Option<&Token>) -> Result<Self> {
-        let channel = Channel::from_shared(url.to_owned())
+    /// Calls carry `token` when the store checks tokens; `https://` is
+    /// dialled as `tls` says.
+    pub fn lazy(url: &str, token: Option<&Token>, tls: &obup_kit::tls::ClientTls) -> Result<Self> {
+        let channel = tls
+            .endpoint(url)
             .map_err(|e| Error::InvalidArgument {
                 field: "package_store_url",
                 reason: e.to_string(),

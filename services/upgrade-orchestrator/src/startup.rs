@@ -45,6 +45,7 @@ pub async fn start(config: &Config, shutdown: watch::Receiver<bool>) -> Result<R
     let packages: Arc<dyn PackageSource> = Arc::new(GrpcPackages::lazy(
         &config.package_store_url,
         config.package_store_token.as_ref(),
+        &config.package_store_tls,
     )?);
     let engine = Engine::new(
         repo,

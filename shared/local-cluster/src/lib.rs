@@ -42,6 +42,9 @@ pub struct LocalConfig {
     /// The token file the agents download packages with, for a package
     /// store that checks tokens (`obup dev`'s); `None`: none sent.
     pub store_token_file: Option<PathBuf>,
+    /// The CA the agents trust for an `https://` package store (`obup dev
+    /// --tls`); `None`: the store serves plaintext.
+    pub store_ca: Option<PathBuf>,
 }
 
 /// obsim and its agents, running.
@@ -85,6 +88,7 @@ impl LocalCluster {
             c.python = config.python.clone();
             c.fetch_bytes_per_sec = config.fetch_bytes_per_sec;
             c.store_token_file = config.store_token_file.clone();
+            c.store_ca = config.store_ca.clone();
             if let Some(files) = &pki {
                 c.tls_cert = Some(files.server_cert.clone());
                 c.tls_key = Some(files.server_key.clone());

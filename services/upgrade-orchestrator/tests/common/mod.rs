@@ -82,6 +82,7 @@ pub async fn local_cluster_with(
         fetch_bytes_per_sec,
         tls_dir: None,
         store_token_file: None,
+        store_ca: None,
     })
     .await
     .unwrap()
