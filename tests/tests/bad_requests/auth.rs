@@ -107,7 +107,7 @@ async fn attempt(
 }
 
 /// What an attack could have changed.
-async fn snapshot(app: &mut App) -> (Vec<i64>, Vec<String>, usize, Vec<(String, i64)>) {
+pub(crate) async fn snapshot(app: &mut App) -> (Vec<i64>, Vec<String>, usize, Vec<(String, i64)>) {
     let packages = app
         .store
         .list_packages(ppb::ListPackagesRequest::default())
@@ -524,7 +524,7 @@ async fn a_package_store_on_its_own_checks_tokens_with_the_orchestrator() {
         .unwrap()
         .with_gate(Arc::new(Gate {
             verifier: Some(Arc::new(Verifier::new(Arc::new(
-                RemoteLookup::new(&app.url, &own).unwrap(),
+                RemoteLookup::new(&app.url, &own, &Default::default()).unwrap(),
             )))),
             policy: Policy::of(&[obup_package_store::grpc::access::ACCESS]),
         }));

@@ -7,3 +7,4 @@ mod auth;
 mod common;
 mod grpc;
 mod rest;
+mod tls;

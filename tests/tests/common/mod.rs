@@ -20,7 +20,8 @@ use tonic::transport::Channel;
 pub type Conn = InterceptedService<Channel, obup_kit::auth::BearerInterceptor>;
 
 pub struct App {
-    /// `http://host:port` of the dev server (gRPC and REST).
+    /// `http://host:port` (`https://` with `--tls`) of the dev server (gRPC
+    /// and REST).
     pub url: String,
     /// Clients calling with the admin token `obup dev` made.
     pub orchestrator: UpgradeOrchestratorClient<Conn>,
@@ -36,6 +37,8 @@ pub struct App {
     /// The agents' mutual-TLS files (CA, the orchestrator's client
     /// certificate).
     pub agent_tls: Option<obup_kit::tls::DevPkiFiles>,
+    /// With `--tls`: the CA the server's certificate is signed by.
+    pub tls_ca: Option<std::path::PathBuf>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -54,7 +57,9 @@ pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
     std::fs::create_dir_all(&args.data_dir).unwrap();
     tweak(&mut args);
     let dev = Dev::bind(&args).await.unwrap();
-    let url = format!("http://{}", dev.local_addr());
+    let url = dev.url();
+    let dial = dev.tls().map(|t| t.client.clone()).unwrap_or_default();
+    let tls_ca = dev.tls().map(|t| t.files.ca_cert.clone());
     let demo = dev.demo().expect("DevArgs::for_tests runs a demo cluster");
     let agents = demo.agents();
     let agent_tls = demo.tls().cloned();
@@ -63,11 +68,7 @@ pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
     tokio::spawn(dev.serve(async {
         let _ = stopped.await;
     }));
-    let channel = Channel::from_shared(url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = dial.endpoint(&url).unwrap().connect().await.unwrap();
     App {
         url,
         orchestrator: UpgradeOrchestratorClient::with_interceptor(
@@ -84,6 +85,7 @@ pub async fn start(tweak: impl FnOnce(&mut DevArgs)) -> App {
         data,
         agents,
         agent_tls,
+        tls_ca,
         _stop: stop,
     }
 }
