@@ -87,7 +87,8 @@ pub struct DevArgs {
     pub demo_fetch_bytes_per_sec: u64,
     /// The root@sys password: REST clients authenticate with it
     /// (X-OCS-Header), and the demo cluster has it. Empty, as on a fresh
-    /// cluster.
+    /// cluster. A value on the command line is visible in the process list:
+    /// prefer OBUP_ROOT_PASSWORD or --root-password-file.
     #[arg(
         long,
         env = "OBUP_ROOT_PASSWORD",
@@ -95,9 +96,15 @@ pub struct DevArgs {
         hide_env_values = true
     )]
     pub root_password: String,
+    /// Reads the root@sys password from the first line of FILE instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "root_password")]
+    pub root_password_file: Option<PathBuf>,
     /// The agent password (X-OCS-Agent-Header); none by default.
     #[arg(long, env = "OBUP_AGENT_PASSWORD", hide_env_values = true)]
     pub agent_password: Option<String>,
+    /// Reads the agent password from the first line of FILE instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "agent_password")]
+    pub agent_password_file: Option<PathBuf>,
     /// Size of the gateway's RSA key, made on first start (1024 or 2048).
     #[arg(long, default_value_t = 1024, value_parser = parse_bits)]
     pub rsa_bits: usize,
@@ -221,6 +228,8 @@ impl DevArgs {
             demo_no_packages: false,
             demo_fetch_bytes_per_sec: 0,
             root_password: String::new(),
+            root_password_file: None,
+            agent_password_file: None,
             agent_password: None,
             rsa_bits: 1024,
             insecure: false,
@@ -229,6 +238,23 @@ impl DevArgs {
             // Tests must not write into the user's config directory.
             token_dir: Some(data_dir.join("cli-tokens")),
         }
+    }
+
+    /// The passwords of `--root-password-file` and `--agent-password-file`
+    /// read into the arguments (files keep them out of the process list).
+    pub fn read_password_files(mut self) -> anyhow::Result<Self> {
+        let first_line = |path: &std::path::Path| -> anyhow::Result<String> {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(text.lines().next().unwrap_or("").to_owned())
+        };
+        if let Some(file) = &self.root_password_file {
+            self.root_password = first_line(file)?;
+        }
+        if let Some(file) = &self.agent_password_file {
+            self.agent_password = Some(first_line(file)?);
+        }
+        Ok(self)
     }
 
     /// The edition `--demo-edition` names (clap admits only the three words).
@@ -562,6 +588,7 @@ async fn register_demo(
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     obup_kit::telemetry::init("info");
+    let args = args.read_password_files()?;
     let dev = Dev::bind(&args).await?;
     let addr = dev.local_addr();
     // Tests and scripts wait for the first line. A closed stdout must not

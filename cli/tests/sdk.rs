@@ -97,10 +97,13 @@ fn run(scenario: &str, flags: &[&str], before: Before) {
     let dir = tempfile::tempdir().unwrap();
     let rpms = packages(dir.path());
     let mut args: Vec<String> = common::demo_flags(&common::random_prefix());
+    // From a file: a flag value would be in the process list.
+    let password_file = dir.path().join("root-password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     args.extend([
         "--demo-no-packages".into(),
-        "--root-password".into(),
-        PASSWORD.into(),
+        "--root-password-file".into(),
+        password_file.display().to_string(),
     ]);
     args.extend(flags.iter().map(|f| f.to_string()));
     let data = dir.path().join("data");
