@@ -73,7 +73,7 @@ pub enum Command {
     /// and local files under --data-dir), upgrading a simulated cluster.
     ///
     /// Example: obup dev --demo
-    Dev(dev::DevArgs),
+    Dev(Box<dev::DevArgs>),
     /// Uploads RPM packages with a progress bar and prints what was stored.
     ///
     /// Each file is read once, its SHA-256 computed while it is sent. An
@@ -262,7 +262,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     runtime.block_on(async {
         match cli.command {
-            Command::Dev(args) => dev::run(args).await,
+            Command::Dev(args) => dev::run(*args).await,
             Command::Upload {
                 files,
                 json,
