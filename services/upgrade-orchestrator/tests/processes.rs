@@ -612,3 +612,82 @@ async fn tokens_made_on_one_orchestrator_work_on_the_other() {
         }
     }
 }
+
+/// The binary serves TLS from its environment: an `https://` address, a
+/// token over TLS, a client certificate of `OBUP_TLS_CLIENT_CA` as the
+/// caller instead of a token, and nothing for plaintext.
+#[tokio::test]
+async fn the_binary_serves_tls_and_takes_client_certificates_from_its_environment() {
+    use obup_kit::tls::{ClientTls, DevCa};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create()
+        .await
+        .expect("PostgreSQL must be running (see README)");
+    let ca = DevCa::generate("ops CA").unwrap();
+    let server = ca
+        .server(&obup_kit::tls::dev_server_names("127.0.0.1"))
+        .unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        OsString::from(path)
+    };
+    let env = [
+        ("OBUP_AUTH", OsString::from("tokens")),
+        ("OBUP_TLS_CERT", file("server.pem", &server.cert)),
+        ("OBUP_TLS_KEY", file("server-key.pem", &server.key)),
+        ("OBUP_TLS_CLIENT_CA", file("ca.pem", &ca.cert_pem)),
+    ];
+    let data = dir.path().join("data");
+    let o = orchestrator_with("tls", &data, &db.url, "http://127.0.0.1:9", "10", &env);
+    assert!(o.url.starts_with("https://127.0.0.1:"), "{}", o.url);
+    let admin = obup_kit::auth::read_token_file(&data.join("tokens/admin.token"))
+        .unwrap()
+        .unwrap();
+    let list = |tls: ClientTls, token: Option<obup_kit::auth::Token>| {
+        let url = o.url.clone();
+        async move {
+            let channel = tls
+                .endpoint(&url)
+                .unwrap()
+                .connect()
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            UpgradeOrchestratorClient::with_interceptor(
+                channel,
+                obup_kit::auth::BearerInterceptor::new(token.as_ref()),
+            )
+            .list_dags(opb::ListDagsRequest::default())
+            .await
+            .map(drop)
+            .map_err(|e| format!("{e:?}"))
+        }
+    };
+    let trusting = ClientTls::new(Some(ca.cert_pem.clone()), None).unwrap();
+    list(trusting.clone(), Some(admin)).await.unwrap();
+    let e = list(trusting, None).await.unwrap_err();
+    assert!(e.contains("Auth.Token.Missing"), "{e}");
+    let viewer = ca.user("vera", "viewer", None).unwrap();
+    list(
+        ClientTls::new(Some(ca.cert_pem.clone()), Some(viewer)).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    // h2c to the TLS port: no answer.
+    let plain = o.url.replace("https://", "http://");
+    let e = async {
+        let channel = Channel::from_shared(plain)
+            .unwrap()
+            .connect()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        UpgradeOrchestratorClient::new(channel)
+            .list_dags(opb::ListDagsRequest::default())
+            .await
+            .map(drop)
+            .map_err(|e| format!("{e:?}"))
+    }
+    .await;
+    assert!(e.is_err(), "plaintext got an answer");
+}
