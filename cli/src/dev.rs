@@ -427,6 +427,7 @@ impl Dev {
                 obup_package_store::grpc::access::ACCESS,
                 obup_upgrade_orchestrator::grpc::access::ACCESS,
             ]),
+            audit: None,
         });
         let routes = obup_package_store::startup::routes(self.store)
             .add_service(obup_upgrade_orchestrator::grpc::server(

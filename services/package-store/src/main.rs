@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
             app = app.with_gate(Arc::new(Gate {
                 verifier: Some(Arc::new(Verifier::new(Arc::new(lookup)))),
                 policy: Policy::of(&[obup_package_store::grpc::access::ACCESS]),
+                audit: None,
             }));
         }
         (None, None) => {

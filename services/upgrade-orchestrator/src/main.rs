@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(Gate {
             verifier: Some(running.tokens.verifier()),
             policy: Policy::of(&[ACCESS]),
+            audit: None,
         })
     });
     let router = obup_kit::grpc::guarded_router(

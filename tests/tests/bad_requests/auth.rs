@@ -504,6 +504,43 @@ fn every_method_has_a_role() {
     assert_eq!(methods, listed);
 }
 
+/// The methods whose calls are audited are exactly those the protos do not
+/// mark `NO_SIDE_EFFECTS`: a new method that changes something is audited
+/// (its refusals by the gate too) once it is listed, and the test says so.
+#[test]
+fn the_audited_methods_are_the_ones_with_side_effects() {
+    use prost::Message;
+    use prost_types::method_options::IdempotencyLevel;
+    let set = prost_types::FileDescriptorSet::decode(obup_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut mutating = BTreeSet::new();
+    for file in &set.file {
+        let package = file.package();
+        if package == "obup.agent.v1" {
+            continue;
+        }
+        for service in &file.service {
+            for m in &service.method {
+                let level = m
+                    .options
+                    .as_ref()
+                    .map_or(IdempotencyLevel::IdempotencyUnknown, |o| {
+                        o.idempotency_level()
+                    });
+                if level != IdempotencyLevel::NoSideEffects {
+                    mutating.insert(format!("/{package}.{}/{}", service.name(), m.name()));
+                }
+            }
+        }
+    }
+    let listed: BTreeSet<String> = obup_package_store::grpc::access::MUTATING
+        .iter()
+        .chain(obup_upgrade_orchestrator::grpc::access::MUTATING)
+        .map(|path| (*path).to_owned())
+        .collect();
+    assert_eq!(mutating, listed);
+    assert_eq!(listed.len(), 10, "{listed:?}");
+}
+
 /// A package store on its own (as `obup-package-store` with
 /// `OBUP_AUTH_URL`) checks its callers' tokens with the orchestrator that
 /// stores them: roles hold, and a revocation reaches it within its cache.
@@ -527,6 +564,7 @@ async fn a_package_store_on_its_own_checks_tokens_with_the_orchestrator() {
                 RemoteLookup::new(&app.url, &own).unwrap(),
             )))),
             policy: Policy::of(&[obup_package_store::grpc::access::ACCESS]),
+            audit: None,
         }));
     let url = format!("http://{}", store.local_addr());
     tokio::spawn(store.run_until_stopped(std::future::pending()));
