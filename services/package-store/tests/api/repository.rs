@@ -46,7 +46,7 @@ fn package(n: u8, name: &str, release: &str, arch: &str) -> Package {
 
 async fn packages(repo: &dyn Repository) {
     let (a, inserted) = repo
-        .insert_package(&package(1, "oceanbase-ce", "100.el7", "x86_64"))
+        .insert_package(&package(1, "oceanbase-ce", "100.el7", "x86_64"), None)
         .await
         .unwrap();
     assert!(inserted);
@@ -57,22 +57,22 @@ async fn packages(repo: &dyn Repository) {
     };
     assert_eq!(a, expected, "every field round-trips");
     let (again, inserted) = repo
-        .insert_package(&package(1, "oceanbase-ce", "100.el7", "x86_64"))
+        .insert_package(&package(1, "oceanbase-ce", "100.el7", "x86_64"), None)
         .await
         .unwrap();
     assert!(!inserted, "same SHA-256: no second row");
     assert_eq!(again.id, a.id);
 
     let (b, _) = repo
-        .insert_package(&package(2, "oceanbase-ce", "200.el7", "x86_64"))
+        .insert_package(&package(2, "oceanbase-ce", "200.el7", "x86_64"), None)
         .await
         .unwrap();
     let (c, _) = repo
-        .insert_package(&package(3, "oceanbase-ce", "150.el7", "aarch64"))
+        .insert_package(&package(3, "oceanbase-ce", "150.el7", "aarch64"), None)
         .await
         .unwrap();
     let (d, _) = repo
-        .insert_package(&package(4, "oceanbase-ce-libs", "100.el7", "x86_64"))
+        .insert_package(&package(4, "oceanbase-ce-libs", "100.el7", "x86_64"), None)
         .await
         .unwrap();
 
@@ -133,10 +133,10 @@ async fn packages(repo: &dyn Repository) {
     assert!(wrong_dist.is_none());
 
     assert_eq!(
-        repo.delete_package(a.id).await.unwrap().map(|p| p.id),
+        repo.delete_package(a.id, None).await.unwrap().map(|p| p.id),
         Some(a.id)
     );
-    assert!(repo.delete_package(a.id).await.unwrap().is_none());
+    assert!(repo.delete_package(a.id, None).await.unwrap().is_none());
     assert!(repo.package(a.id).await.unwrap().is_none());
 }
 
@@ -222,7 +222,7 @@ async fn migrations_are_idempotent() {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let first = SqlRepository::connect(&url).await.unwrap();
     first
-        .insert_package(&package(9, "obshell", "1.el7", "x86_64"))
+        .insert_package(&package(9, "obshell", "1.el7", "x86_64"), None)
         .await
         .unwrap();
     drop(first);
