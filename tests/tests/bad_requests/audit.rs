@@ -365,6 +365,36 @@ async fn the_trail_is_read_by_admins_in_pages() {
     assert_eq!(last_id(&app, ORCHESTRATOR).await, before);
 }
 
+/// A REST caller is named as whom the gateway acted for, beside the
+/// gateway's own token.
+#[tokio::test]
+async fn the_gateway_says_whom_it_acts_for() {
+    let mut app = start(|_| {}).await;
+    let package = app
+        .upload(&RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE))
+        .await;
+    let from = last_id(&app, STORE).await;
+    let request = format!(
+        "DELETE /api/v1/upgrade/package/{} HTTP/1.0\r\nAuthorization: Bearer {}\r\n\r\n",
+        package.id,
+        app.admin_token.secret()
+    );
+    let (status, body) = app.http(request.as_bytes()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let got = events(&app, STORE, from).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        (
+            got[0].method.as_str(),
+            got[0].actor.as_str(),
+            got[0].on_behalf_of.as_str(),
+            got[0].result.as_str()
+        ),
+        ("DeletePackage", "dev-internal", "token dev-admin", "OK")
+    );
+    assert!(!got[0].trace_id.is_empty(), "the REST trace id travels");
+}
+
 /// Methods are `&'static str` in [`Expected`]; a test's few leaks are fine.
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
