@@ -236,3 +236,76 @@ async fn migrations_are_idempotent() {
         1
     );
 }
+
+/// An upload's and a deletion's audit events are written with their rows,
+/// naming the package; with the journal's table gone, neither row changes.
+async fn audit(url: &str) {
+    use obup_kit::audit::{AuditEvent, AuditResult};
+
+    let repo = SqlRepository::connect(url).await.unwrap();
+    let journal = repo.journal();
+    let upload = AuditEvent {
+        id: 0,
+        at_ms: 1,
+        actor: "ci-bot".into(),
+        credential: "token".into(),
+        role: Some(obup_kit::auth::Role::Operator),
+        method: "Upload".into(),
+        target: "file p5.rpm".into(),
+        result: AuditResult::Ok,
+        trace_id: String::new(),
+        source: "10.0.0.9:40000".into(),
+        on_behalf_of: None,
+    };
+    let new = package(5, "oceanbase-ce", "100.el7", "x86_64");
+    let (stored, inserted) = repo.insert_package(&new, Some(&upload)).await.unwrap();
+    assert!(inserted);
+    let named = format!("package {} (oceanbase-ce 4.3.5.0)", stored.id);
+    // The same bytes again: no new row, the same package named.
+    let (again, inserted) = repo.insert_package(&new, Some(&upload)).await.unwrap();
+    assert!(!inserted);
+    assert_eq!(again.id, stored.id);
+    let targets =
+        |events: Vec<AuditEvent>| -> Vec<String> { events.into_iter().map(|e| e.target).collect() };
+    assert_eq!(
+        targets(journal.list(0, 10).await.unwrap()),
+        [named.clone(), named.clone()]
+    );
+
+    sqlx::query("DROP TABLE audit_event")
+        .execute(repo.pool())
+        .await
+        .unwrap();
+    let delete = AuditEvent {
+        method: "DeletePackage".into(),
+        role: Some(obup_kit::auth::Role::Admin),
+        ..upload.clone()
+    };
+    assert!(repo.delete_package(stored.id, Some(&delete)).await.is_err());
+    let other = package(6, "oceanbase-ce", "200.el7", "x86_64");
+    assert!(repo.insert_package(&other, Some(&upload)).await.is_err());
+    let all = repo.list_packages(&PackageFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [stored.id],
+        "a change whose event cannot be written is not made"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    audit(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("t.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_audit() {
+    let db = TestDb::create()
+        .await
+        .expect("PostgreSQL must be running (see README)");
+    audit(&db.url).await;
+}
