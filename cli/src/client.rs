@@ -6,6 +6,7 @@ use std::sync::{Mutex, OnceLock};
 use anyhow::Context;
 use obup_kit::auth::{BearerInterceptor, Token};
 use obup_kit::tls::ClientTls;
+use obup_proto::pb::audit::v1::audit_client::AuditClient;
 use obup_proto::pb::auth::v1::tokens_client::TokensClient;
 use obup_proto::pb::orchestrator::v1::upgrade_orchestrator_client::UpgradeOrchestratorClient;
 use obup_proto::pb::packagestore::v1::package_store_client::PackageStoreClient;
@@ -141,6 +142,13 @@ pub async fn orchestrator(server: &str) -> anyhow::Result<UpgradeOrchestratorCli
 
 pub async fn tokens(server: &str) -> anyhow::Result<TokensClient<Conn>> {
     Ok(TokensClient::with_interceptor(
+        channel(server).await?,
+        bearer(server)?,
+    ))
+}
+
+pub async fn audit(server: &str) -> anyhow::Result<AuditClient<Conn>> {
+    Ok(AuditClient::with_interceptor(
         channel(server).await?,
         bearer(server)?,
     ))

@@ -19,6 +19,7 @@ use obup_upgrade_orchestrator::startup::{self, Running};
 use obup_upgrade_orchestrator::tokens::Tokens;
 
 use crate::dev_tokens::DevTokens;
+use obup_kit::audit::{AuditSink, ByService, Journal};
 use obup_kit::auth::{Gate, Policy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -488,26 +489,53 @@ impl Dev {
         let sweeper = self
             .store
             .spawn_sweeper(self.config.sweep_interval, self.stop.subscribe());
+        // Two databases, two journals: refusals go to the journal of the
+        // service whose method was called.
+        let store_journal = self.store.journal();
+        let orchestrator_journal = self.orchestrator.audit.clone();
         let gate = Arc::new(Gate {
             verifier: Some(self.orchestrator.tokens.verifier()),
             policy: Policy::of(&[
                 obup_package_store::grpc::access::ACCESS,
                 obup_upgrade_orchestrator::grpc::access::ACCESS,
+            ])
+            .mutating(&[
+                obup_package_store::grpc::access::MUTATING,
+                obup_upgrade_orchestrator::grpc::access::MUTATING,
             ]),
+            audit: Some(Arc::new(ByService(vec![
+                (
+                    obup_package_store::startup::PATH_PREFIX,
+                    Arc::new(store_journal.clone()) as Arc<dyn AuditSink>,
+                ),
+                ("/", Arc::new(orchestrator_journal.clone())),
+            ]))),
         });
+        let journals = vec![
+            Journal {
+                name: startup::JOURNAL,
+                store: orchestrator_journal,
+            },
+            Journal {
+                name: obup_package_store::startup::JOURNAL,
+                store: store_journal,
+            },
+        ];
         let routes = obup_package_store::startup::routes(self.store)
             .add_service(obup_upgrade_orchestrator::grpc::server(
                 self.orchestrator.orchestrator,
             ))
             .add_service(obup_upgrade_orchestrator::grpc::tokens_server(
                 self.orchestrator.tokens,
-            ));
+            ))
+            .add_service(obup_kit::audit::server(journals));
         let router = obup_kit::grpc::guarded_router(
             routes,
             &[
                 obup_package_store::startup::SERVICE_NAME,
                 startup::SERVICE_NAME,
                 startup::TOKENS_SERVICE_NAME,
+                startup::AUDIT_SERVICE_NAME,
             ],
             &[obup_proto::FILE_DESCRIPTOR_SET],
             Some(gate),
@@ -580,7 +608,8 @@ async fn register_demo(
     orchestrator
         .orchestrator
         .clusters()
-        .register(registration, true, now)
+        // `obup dev`'s own start-up, not a call anyone made: not audited.
+        .register(registration, true, now, None)
         .await
         .context("registering the demo cluster")?;
     Ok(())

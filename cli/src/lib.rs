@@ -8,7 +8,9 @@
 //! - `upgrade`, `dag`, `cluster`: the orchestrator's commands; `watch`: the
 //!   live view.
 //! - `health`: a gRPC health probe. `client`: connections and errors.
+//! - `audit`: the services' audit trails.
 
+mod audit;
 mod client;
 pub use client::{use_tls_for, use_token_for};
 mod cluster;
@@ -126,6 +128,14 @@ pub enum Command {
     /// Makes, lists and revokes API tokens (admin).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Prints the audit trail (admin): every mutating call, allowed or
+    /// refused, of the orchestrator and the package store, merged by time,
+    /// one per line: time, journal, actor (role, credential), method,
+    /// target, result, source address, trace id.
+    ///
+    /// `--follow` keeps printing new events; it asks the server once a
+    /// second. Example: obup audit --follow
+    Audit(audit::AuditArgs),
     /// Prints a shell completion script.
     ///
     /// Example: obup completions bash > /etc/bash_completion.d/obup
@@ -314,6 +324,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(TokenCommand::Ls { all, json }) => token::list(server, all, json).await,
             Command::Token(TokenCommand::Rm { name }) => token::revoke(server, &name).await,
             Command::Health { services } => health::run(server, &services).await,
+            Command::Audit(args) => audit::run(server, &args).await,
             Command::Completions { shell } => {
                 clap_complete::generate(shell, &mut Cli::command(), "obup", &mut std::io::stdout());
                 Ok(())

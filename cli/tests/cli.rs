@@ -313,3 +313,98 @@ fn help_and_completions() {
         .unwrap();
     assert!(stdout(&bash).contains("_obup"));
 }
+
+#[test]
+fn the_audit_trail_is_printed_and_followed() {
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(&dir.path().join("data"), &[] as &[&str]);
+    let rpm = dir.path().join("oceanbase-ce-4.3.5.0-1.el7.x86_64.rpm");
+    std::fs::write(&rpm, RpmSpec::oceanbase_ce("4.3.5.0", "1.el7").build()).unwrap();
+    assert!(
+        server
+            .obup(&["upload", rpm.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let made = server.obup(&["token", "create", "--name", "ci", "--role", "viewer"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+
+    // Both journals, merged by time, one event per line.
+    let out = server.obup(&["audit"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let upload = text
+        .lines()
+        .position(|l| {
+            l.contains("package-store")
+                && l.contains(" Upload ")
+                && l.contains("(oceanbase-ce 4.3.5.0)")
+        })
+        .unwrap_or_else(|| panic!("no upload in:\n{text}"));
+    let token = text
+        .lines()
+        .position(|l| {
+            l.contains("orchestrator")
+                && l.contains("CreateToken")
+                && l.contains("token ci (viewer)")
+        })
+        .unwrap_or_else(|| panic!("no token in:\n{text}"));
+    assert!(upload < token, "by time:\n{text}");
+    assert!(
+        text.lines()
+            .all(|l| l.contains("dev-admin (admin, token)") && l.contains(" OK ")),
+        "{text}"
+    );
+    let json = server.obup(&["audit", "--json", "--limit", "1"]);
+    let rows: Vec<serde_json::Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "--limit 1");
+    assert_eq!(rows[0]["method"], "CreateToken");
+
+    // --follow prints what happens after it started.
+    let mut follower = server
+        .command(&["audit", "--follow", "--json", "--limit", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(follower.stdout.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let refused = server
+        .command(&["token", "rm", "ci"])
+        .env(
+            "OBUP_TOKEN",
+            "obup_notatokenatallnotatokenatallnotatokenatall00",
+        )
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let revoked = server.obup(&["token", "rm", "ci"]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|v: &serde_json::Value| v["method"] == "RevokeToken" && v["result"] == "OK")
+    {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("--follow printed no revocation; got {seen:?}"));
+        seen.push(serde_json::from_str(&line).unwrap());
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert_eq!(seen.len(), 2, "the refusal, then the revocation: {seen:?}");
+    assert_eq!(seen[0]["result"], "Auth.Token.Invalid", "{seen:?}");
+    assert_eq!(seen[0]["actor"], "anonymous");
+}

@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "obup/orchestrator/v1/orchestrator.proto",
     "obup/agent/v1/agent.proto",
     "obup/auth/v1/tokens.proto",
+    "obup/audit/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -15,11 +15,25 @@ pub const HEADER: &str = "x-obshell-trace-id";
 
 tokio::task_local! {
     static TRACE_ID: String;
+    /// Who the REST caller proved to be, once its request is authenticated
+    /// (set once, by [`acting_for`]).
+    static ON_BEHALF: std::sync::OnceLock<String>;
 }
 
 /// Runs `f` with `trace_id` as the current request's trace id.
 pub async fn scope<F: Future>(trace_id: String, f: F) -> F::Output {
-    TRACE_ID.scope(trace_id, f).await
+    TRACE_ID
+        .scope(trace_id, ON_BEHALF.scope(std::sync::OnceLock::new(), f))
+        .await
+}
+
+/// Records who the current REST request authenticated as (`root
+/// password`, `agent password`, `token ci-bot`), so that the services'
+/// audit trails name the person behind the gateway's own token. Sent as
+/// [`obup_kit::audit::ON_BEHALF_HEADER`]; the services keep it as the
+/// gateway's claim beside the gateway's identity. Never a secret.
+pub fn acting_for(who: String) {
+    let _ = ON_BEHALF.try_with(|cell| cell.set(who));
 }
 
 /// Adds the current trace id, unless the caller set one explicitly (calls
@@ -33,6 +47,18 @@ fn propagate(request: &mut tonic::Request<()>) {
         if let Some(id) = id {
             request.metadata_mut().insert(HEADER, id);
         }
+    }
+    let who = ON_BEHALF
+        .try_with(|cell| {
+            cell.get()
+                .and_then(|w| MetadataValue::try_from(w.as_str()).ok())
+        })
+        .ok()
+        .flatten();
+    if let Some(who) = who {
+        request
+            .metadata_mut()
+            .insert(obup_kit::audit::ON_BEHALF_HEADER, who);
     }
 }
 

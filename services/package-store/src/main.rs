@@ -43,9 +43,12 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("reading {file}"))?
                 .ok_or_else(|| anyhow::anyhow!("{file} holds no obup token"))?;
             let lookup = RemoteLookup::new(&url, &own, &dial).map_err(anyhow::Error::msg)?;
+            let audit = Some(app.audit_sink());
             app = app.with_gate(Arc::new(Gate {
                 verifier: Some(Arc::new(Verifier::new(Arc::new(lookup)))),
-                policy: Policy::of(&[obup_package_store::grpc::access::ACCESS]),
+                policy: Policy::of(&[obup_package_store::grpc::access::ACCESS])
+                    .mutating(&[obup_package_store::grpc::access::MUTATING]),
+                audit,
             }));
         }
         (None, None) => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream};
+use obup_kit::audit::{AuditEvent, AuditStore};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -47,7 +48,24 @@ impl PackageStore {
         start: UploadStart,
         chunks: impl Stream<Item = Chunk> + Unpin,
     ) -> Result<Package> {
-        self.uploader.upload(start, chunks).await
+        self.uploader.upload(start, chunks, None).await
+    }
+
+    /// [`PackageStore::upload`] of a caller's call: `audit`, its event, is
+    /// written with the package row (or on its own when the bytes were
+    /// already stored and nothing is written).
+    pub async fn upload_audited(
+        &self,
+        start: UploadStart,
+        chunks: impl Stream<Item = Chunk> + Unpin,
+        audit: &AuditEvent,
+    ) -> Result<Package> {
+        self.uploader.upload(start, chunks, Some(audit)).await
+    }
+
+    /// The store's audit journal.
+    pub fn journal(&self) -> AuditStore {
+        self.repo.journal()
     }
 
     pub async fn upload_status(&self, id: &UploadId) -> Result<UploadSession> {
@@ -76,9 +94,10 @@ impl PackageStore {
     }
 
     /// Deletes a package: the row first (it stops being visible), then the
-    /// bytes. Returns whether it existed.
-    pub async fn delete(&self, id: i64) -> Result<bool> {
-        let Some(package) = self.repo.delete_package(id).await? else {
+    /// bytes. Returns whether it existed. `audit`: the call's event, written
+    /// with the row's deletion.
+    pub async fn delete(&self, id: i64, audit: Option<&AuditEvent>) -> Result<bool> {
+        let Some(package) = self.repo.delete_package(id, audit).await? else {
             return Ok(false);
         };
         self.blobs.delete(&package.object_key).await?;

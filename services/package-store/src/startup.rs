@@ -10,6 +10,11 @@ use crate::{Config, PackageStore, Result, grpc};
 
 /// Fully-qualified gRPC service name.
 pub const SERVICE_NAME: &str = "obup.packagestore.v1.PackageStore";
+/// The name of the store's audit journal (`ListAuditEvents`).
+pub const JOURNAL: &str = "package-store";
+/// Where the store's methods live: the gate sends refusals of paths under
+/// it to the store's journal.
+pub const PATH_PREFIX: &str = "/obup.packagestore.v1.";
 
 /// The package store's gRPC routes, to be merged with other services'.
 pub fn routes(store: PackageStore) -> Routes {
@@ -66,6 +71,11 @@ impl Application {
         &self.store
     }
 
+    /// Where the gate records refused calls: the store's own journal.
+    pub fn audit_sink(&self) -> std::sync::Arc<dyn obup_kit::audit::AuditSink> {
+        std::sync::Arc::new(self.store.journal())
+    }
+
     /// Serves until `shutdown` resolves, sweeping expired uploads meanwhile.
     pub async fn run_until_stopped(
         self,
@@ -75,9 +85,13 @@ impl Application {
         let sweeper = self
             .store
             .spawn_sweeper(self.config.sweep_interval, stop_rx);
+        let journal = obup_kit::audit::Journal {
+            name: JOURNAL,
+            store: self.store.journal(),
+        };
         let router = obup_kit::grpc::guarded_router(
-            routes(self.store),
-            &[SERVICE_NAME],
+            routes(self.store).add_service(obup_kit::audit::server(vec![journal])),
+            &[SERVICE_NAME, "obup.audit.v1.Audit"],
             &[obup_proto::FILE_DESCRIPTOR_SET],
             self.gate,
         )

@@ -57,7 +57,7 @@ async fn run() -> anyhow::Result<()> {
         )
         .await?;
         let started = Instant::now();
-        let dag = env.orchestrator.start(&request()).await?;
+        let dag = env.orchestrator.start(&request(), None).await?;
         env.wait_done(dag.id).await?;
         let wall = started.elapsed().as_secs_f64();
         eprintln!("  rep {rep}: {STAGES}-stage DAG in {wall:.3}s");
@@ -170,7 +170,7 @@ impl Env {
         running
             .orchestrator
             .clusters()
-            .register(registration, true, now_ms())
+            .register(registration, true, now_ms(), None)
             .await?;
         Ok(Self {
             orchestrator: running.orchestrator,
@@ -214,7 +214,7 @@ async fn watch_latency(env: &Env, n: usize) -> anyhow::Result<Vec<i64>> {
         std::future::pending(),
     ));
 
-    let dag = env.orchestrator.start(&request()).await?;
+    let dag = env.orchestrator.start(&request(), None).await?;
     env.wait_done(dag.id)
         .await
         .expect_err("the held DAG fails first");
@@ -255,7 +255,7 @@ async fn watch_latency(env: &Env, n: usize) -> anyhow::Result<Vec<i64>> {
     while ready.load(std::sync::atomic::Ordering::SeqCst) < n {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    env.orchestrator.operate(dag.id, "retry").await?;
+    env.orchestrator.operate(dag.id, "retry", None).await?;
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await??);

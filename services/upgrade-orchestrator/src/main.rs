@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::path::PathBuf;
 
 use obup_kit::auth::{Gate, Policy, Role};
-use obup_upgrade_orchestrator::grpc::access::ACCESS;
+use obup_upgrade_orchestrator::grpc::access::{ACCESS, MUTATING};
 use obup_upgrade_orchestrator::tokens::Tokens;
 use obup_upgrade_orchestrator::{Config, startup};
 use tokio::sync::watch;
@@ -98,7 +98,8 @@ async fn main() -> anyhow::Result<()> {
     let gate = gate.then(|| {
         Arc::new(Gate {
             verifier: Some(running.tokens.verifier()),
-            policy: Policy::of(&[ACCESS]),
+            policy: Policy::of(&[ACCESS]).mutating(&[MUTATING]),
+            audit: Some(Arc::new(running.audit.clone())),
         })
     });
     let router = obup_kit::grpc::guarded_router(
@@ -107,8 +108,16 @@ async fn main() -> anyhow::Result<()> {
         ))
         .add_service(obup_upgrade_orchestrator::grpc::tokens_server(
             running.tokens,
-        )),
-        &[startup::SERVICE_NAME, startup::TOKENS_SERVICE_NAME],
+        ))
+        .add_service(obup_kit::audit::server(vec![obup_kit::audit::Journal {
+            name: startup::JOURNAL,
+            store: running.audit,
+        }])),
+        &[
+            startup::SERVICE_NAME,
+            startup::TOKENS_SERVICE_NAME,
+            startup::AUDIT_SERVICE_NAME,
+        ],
         &[obup_proto::FILE_DESCRIPTOR_SET],
         gate,
     )

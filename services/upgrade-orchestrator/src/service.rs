@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use obup_kit::audit::{AuditEvent, AuditStore};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::clusters::Clusters;
@@ -31,6 +32,9 @@ pub struct Orchestrator {
     engine: Engine,
     packages: Arc<dyn PackageSource>,
     clusters: Arc<Clusters>,
+    /// The journal, for calls that fail (a change records its event in its
+    /// own transaction).
+    audit: AuditStore,
 }
 
 fn now_ms() -> i64 {
@@ -40,12 +44,23 @@ fn now_ms() -> i64 {
 }
 
 impl Orchestrator {
-    pub fn new(engine: Engine, packages: Arc<dyn PackageSource>, clusters: Arc<Clusters>) -> Self {
+    pub fn new(
+        engine: Engine,
+        packages: Arc<dyn PackageSource>,
+        clusters: Arc<Clusters>,
+        audit: AuditStore,
+    ) -> Self {
         Self {
             engine,
             packages,
             clusters,
+            audit,
         }
+    }
+
+    /// The orchestrator's audit journal.
+    pub fn audit(&self) -> &AuditStore {
+        &self.audit
     }
 
     /// The registered clusters.
@@ -63,24 +78,25 @@ impl Orchestrator {
         plan(&cluster, self.packages.as_ref(), req, false, now_ms()).await
     }
 
-    /// Creates and starts the check DAG.
-    pub async fn check(&self, req: &UpgradeRequest) -> Result<Dag> {
+    /// Creates and starts the check DAG. `audit`: the call's event, written
+    /// with the DAG (a check DAG is a change too: it is stored and runs).
+    pub async fn check(&self, req: &UpgradeRequest, audit: Option<&AuditEvent>) -> Result<Dag> {
         let cluster = self.clusters.resolve(Some(&req.cluster)).await?;
         let p = plan(&cluster, self.packages.as_ref(), req, true, now_ms()).await?;
-        self.create(&cluster.record.name, p).await
+        self.create(&cluster.record.name, p, audit).await
     }
 
     /// Creates and starts the upgrade DAG (taking the cluster's
-    /// maintenance lock).
-    pub async fn start(&self, req: &UpgradeRequest) -> Result<Dag> {
+    /// maintenance lock). `audit`: the call's event, written with the DAG.
+    pub async fn start(&self, req: &UpgradeRequest, audit: Option<&AuditEvent>) -> Result<Dag> {
         let cluster = self.clusters.resolve(Some(&req.cluster)).await?;
         let p = plan(&cluster, self.packages.as_ref(), req, false, now_ms()).await?;
-        self.create(&cluster.record.name, p).await
+        self.create(&cluster.record.name, p, audit).await
     }
 
-    async fn create(&self, cluster: &str, p: Plan) -> Result<Dag> {
+    async fn create(&self, cluster: &str, p: Plan, audit: Option<&AuditEvent>) -> Result<Dag> {
         let dag = Dag::from_spec(cluster, &p.spec, p.params);
-        let dag = self.engine.create(dag).await?;
+        let dag = self.engine.create(dag, audit).await?;
         tracing::info!(dag = dag.id, name = %dag.name, stages = dag.max_stage(), "DAG created");
         Ok(dag)
     }
@@ -103,8 +119,14 @@ impl Orchestrator {
         Ok(dags)
     }
 
-    /// RETRY, ROLLBACK, CANCEL or PASS (any case).
-    pub async fn operate(&self, id: i64, operator: &str) -> Result<Dag> {
+    /// RETRY, ROLLBACK, CANCEL or PASS (any case). `audit`: the call's
+    /// event, written with the change.
+    pub async fn operate(
+        &self,
+        id: i64,
+        operator: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Dag> {
         let op = Operator::parse(operator)
             .filter(|o| *o != Operator::Run)
             .ok_or_else(|| {
@@ -113,23 +135,29 @@ impl Orchestrator {
                     message: format!("Operator '{operator}' is not supported"),
                 })
             })?;
-        let applied = self.engine.apply(id, DagOp::Operate(op)).await?;
+        let applied = self
+            .engine
+            .apply_audited(id, DagOp::Operate(op), audit)
+            .await?;
         match applied.outcome {
             Outcome::Refused(r) => Err(r.into()),
             Outcome::Applied { .. } | Outcome::Skipped => Ok(applied.dag),
         }
     }
 
-    pub async fn pass_node(&self, node_id: i64) -> Result<Dag> {
+    /// PASS a failed node. `audit`: the call's event, written with the
+    /// change, naming the node's DAG.
+    pub async fn pass_node(&self, node_id: i64, audit: Option<&AuditEvent>) -> Result<Dag> {
         let dag_id = self
             .engine
             .repo()
             .node_dag(node_id)
             .await?
             .ok_or(Error::NodeNotFound(node_id))?;
+        let audit = audit.map(|e| e.clone().on(format!("node {node_id} of dag {dag_id}")));
         let applied = self
             .engine
-            .apply(dag_id, DagOp::PassNode { node_id })
+            .apply_audited(dag_id, DagOp::PassNode { node_id }, audit.as_ref())
             .await?;
         match applied.outcome {
             Outcome::Refused(r) => Err(r.into()),

@@ -17,6 +17,10 @@ use crate::{Config, Orchestrator, Result};
 pub const SERVICE_NAME: &str = "obup.orchestrator.v1.UpgradeOrchestrator";
 /// The token service's, served beside it.
 pub const TOKENS_SERVICE_NAME: &str = "obup.auth.v1.Tokens";
+/// The audit trail's, served beside it.
+pub const AUDIT_SERVICE_NAME: &str = "obup.audit.v1.Audit";
+/// The name of the orchestrator's audit journal (`ListAuditEvents`).
+pub const JOURNAL: &str = "orchestrator";
 
 /// A running orchestrator: the service handle and its engine's task.
 #[derive(Debug)]
@@ -25,6 +29,9 @@ pub struct Running {
     /// API tokens, in the same database; their verifier guards every
     /// service of this deployment.
     pub tokens: crate::tokens::Tokens,
+    /// The audit journal, in the same database: its gRPC listing and the
+    /// gate's refusals use it.
+    pub audit: obup_kit::audit::AuditStore,
     pub engine: tokio::task::JoinHandle<()>,
 }
 
@@ -35,6 +42,7 @@ pub async fn start(config: &Config, shutdown: watch::Receiver<bool>) -> Result<R
     let sql = SqlDagRepository::connect(&config.database_url).await?;
     let origin = sql.origin().to_owned();
     let tokens = crate::tokens::Tokens::new(sql.pool(), sql.sqlite_writer());
+    let audit = obup_kit::audit::AuditStore::new(sql.pool(), sql.sqlite_writer());
     let repo: Arc<dyn DagRepository> = Arc::new(sql);
     let clusters = Arc::new(Clusters::new(
         repo.clone(),
@@ -54,7 +62,7 @@ pub async fn start(config: &Config, shutdown: watch::Receiver<bool>) -> Result<R
         config.agent_store_url().to_owned(),
         config.engine.clone(),
     );
-    let orchestrator = Orchestrator::new(engine.clone(), packages, clusters);
+    let orchestrator = Orchestrator::new(engine.clone(), packages, clusters, audit.clone());
     let task = engine.spawn(shutdown.clone());
     // Other orchestrators can share only a PostgreSQL database.
     if Backend::of(&config.database_url) == Some(Backend::Postgres) {
@@ -68,6 +76,7 @@ pub async fn start(config: &Config, shutdown: watch::Receiver<bool>) -> Result<R
     Ok(Running {
         orchestrator,
         tokens,
+        audit,
         engine: task,
     })
 }

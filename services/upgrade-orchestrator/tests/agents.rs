@@ -18,7 +18,7 @@ async fn an_agent_gone_for_ten_seconds_mid_download_costs_no_rerun() {
     let (running, _stop) = common::in_process(dir.path(), &store, &cluster, |_| {}).await;
     let dag = running
         .orchestrator
-        .check(&common::target(None))
+        .check(&common::target(None), None)
         .await
         .unwrap();
     let agent = cluster.agents()[1].clone();

@@ -347,14 +347,14 @@ async fn registrations(repo: &dyn DagRepository) {
         ssl_mode: SslMode::Disabled,
         created_at_ms: 10,
     };
-    repo.save_cluster(&record).await.unwrap();
+    repo.save_cluster(&record, None).await.unwrap();
     assert_eq!(repo.cluster("prod").await.unwrap(), Some(record.clone()));
     let changed = ClusterRecord {
         agents: vec!["127.0.1.1:2886".into(), "127.0.1.2:2886".into()],
         created_at_ms: 11,
         ..record.clone()
     };
-    repo.save_cluster(&changed).await.unwrap();
+    repo.save_cluster(&changed, None).await.unwrap();
     assert_eq!(
         repo.clusters().await.unwrap(),
         std::slice::from_ref(&changed)
@@ -365,22 +365,25 @@ async fn registrations(repo: &dyn DagRepository) {
     dag.cluster_id = "prod".into();
     repo.create(dag, 12).await.unwrap();
     assert!(matches!(
-        repo.remove_cluster("prod", 13).await,
+        repo.remove_cluster("prod", 13, None).await,
         Err(obup_upgrade_orchestrator::Error::ClusterBusy { .. })
     ));
     assert_eq!(repo.clusters().await.unwrap().len(), 1);
 
     // Removed, it is gone from the list, its DAGs stay; registered again,
     // it is back with them.
-    repo.save_cluster(&ClusterRecord {
-        name: "lab".into(),
-        ..record.clone()
-    })
+    repo.save_cluster(
+        &ClusterRecord {
+            name: "lab".into(),
+            ..record.clone()
+        },
+        None,
+    )
     .await
     .unwrap();
-    assert!(repo.remove_cluster("lab", 14).await.unwrap());
+    assert!(repo.remove_cluster("lab", 14, None).await.unwrap());
     assert!(
-        !repo.remove_cluster("lab", 15).await.unwrap(),
+        !repo.remove_cluster("lab", 15, None).await.unwrap(),
         "already removed"
     );
     assert_eq!(repo.cluster("lab").await.unwrap(), None);
@@ -408,4 +411,97 @@ async fn sqlite_registrations() {
 async fn postgres_registrations() {
     let (repo, _db) = postgres().await;
     registrations(repo.as_ref()).await;
+}
+
+/// A call's audit event is committed with its change, or neither is: with
+/// the journal's table gone, no change can be made at all.
+async fn audit_commits_with_the_change(url: &str) {
+    use obup_kit::audit::{AuditEvent, AuditResult, AuditStore};
+
+    let repo = SqlDagRepository::connect(url).await.unwrap();
+    let journal = AuditStore::new(repo.pool(), repo.sqlite_writer());
+    let event = AuditEvent {
+        id: 0,
+        at_ms: 100,
+        actor: "ci-bot".into(),
+        credential: "token".into(),
+        role: Some(obup_kit::auth::Role::Operator),
+        method: "StartUpgrade".into(),
+        target: "cluster c1".into(),
+        result: AuditResult::Ok,
+        trace_id: "t-1".into(),
+        source: "10.0.0.9:40000".into(),
+        on_behalf_of: Some("root password".into()),
+    };
+    repo.ensure_cluster("c1").await.unwrap();
+    let created = repo
+        .create_audited(upgrade_like(), 100, Some(&event))
+        .await
+        .unwrap();
+    let id = created.dag.id;
+    let recorded = journal.list(0, 10).await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        recorded[0],
+        AuditEvent {
+            id: recorded[0].id,
+            target: format!("dag {id}"),
+            ..event.clone()
+        }
+    );
+    // A refused operator changes nothing and records nothing here (its
+    // caller records the refusal).
+    let refused = repo
+        .apply_audited(id, DagOp::Operate(Operator::Rollback), 101, Some(&event))
+        .await
+        .unwrap();
+    assert!(matches!(refused.outcome, Outcome::Refused(_)));
+    assert_eq!(journal.list(0, 10).await.unwrap().len(), 1);
+    let before = repo.get(id).await.unwrap().unwrap();
+
+    sqlx::query("DROP TABLE audit_event")
+        .execute(&repo.pool())
+        .await
+        .unwrap();
+    let mut check = upgrade_like();
+    check.maintenance = false;
+    assert!(
+        repo.create_audited(check.clone(), 103, Some(&event))
+            .await
+            .is_err(),
+        "a DAG whose event cannot be written"
+    );
+    assert_eq!(repo.list(None, DagFilter::All).await.unwrap().len(), 1);
+    let cancel = AuditEvent {
+        method: "OperateDag".into(),
+        target: format!("dag {id} (CANCEL)"),
+        ..event.clone()
+    };
+    assert!(
+        repo.apply_audited(id, DagOp::Operate(Operator::Cancel), 104, Some(&cancel))
+            .await
+            .is_err()
+    );
+    assert_eq!(repo.get(id).await.unwrap().unwrap(), before);
+    // Without an event to write, the same changes go through.
+    repo.create(check, 105).await.unwrap();
+    repo.apply(id, DagOp::Operate(Operator::Cancel), 106)
+        .await
+        .unwrap();
+    assert!(repo.get(id).await.unwrap().unwrap().last_seq > before.last_seq);
+}
+
+#[tokio::test]
+async fn sqlite_audit_commits_with_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("dags.db").display());
+    audit_commits_with_the_change(&url).await;
+}
+
+#[tokio::test]
+async fn postgres_audit_commits_with_the_change() {
+    let db = TestDb::create()
+        .await
+        .expect("PostgreSQL must be running (see README)");
+    audit_commits_with_the_change(&db.url).await;
 }

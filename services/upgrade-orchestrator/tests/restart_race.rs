@@ -26,7 +26,7 @@ async fn obup_waits_for_the_new_process_where_obshells_check_passes_too_early() 
 
     let dag = running
         .orchestrator
-        .start(&common::target(Some(Mode::Rolling)))
+        .start(&common::target(Some(Mode::Rolling)), None)
         .await
         .unwrap();
     // What the sys tenant says while the upgrade runs, every 10 ms: a

@@ -26,7 +26,7 @@ async fn a_slow_sub_task_times_out() {
     .await;
     let dag = running
         .orchestrator
-        .start(&common::target(Some(Mode::Rolling)))
+        .start(&common::target(Some(Mode::Rolling)), None)
         .await
         .unwrap();
     let mut events = running.orchestrator.watch(dag.id, 0, false).await.unwrap();

@@ -37,7 +37,7 @@ async fn the_survivor_finishes_the_dag_of_a_dead_engine() {
 
     let dag = a
         .orchestrator
-        .start(&common::target(Some(Mode::Rolling)))
+        .start(&common::target(Some(Mode::Rolling)), None)
         .await
         .unwrap();
     let repo_b = b.orchestrator.engine().repo().clone();

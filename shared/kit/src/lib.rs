@@ -2,6 +2,7 @@
 //! its own logic.
 //!
 //! # Layout
+//! - `audit`: the audit trail of mutating calls (allowed and refused).
 //! - `auth`: bearer tokens with roles, checked in front of every gRPC route.
 //! - `db`: SQL pools over PostgreSQL or SQLite with per-backend migrations.
 //! - `telemetry`: tracing subscriber set-up.
@@ -11,6 +12,7 @@
 //! - `shutdown`: the process shutdown signal.
 //! - `tls`: mutual TLS configs from PEM files, and a development PKI.
 
+pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod fs;

@@ -28,6 +28,11 @@ mod generated {
             tonic::include_proto!("obup.auth.v1");
         }
     }
+    pub mod audit {
+        pub mod v1 {
+            tonic::include_proto!("obup.audit.v1");
+        }
+    }
 }
 
 /// The generated messages, clients and servers.

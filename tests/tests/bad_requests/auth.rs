@@ -2,7 +2,8 @@
 //! in (no token, a malformed, wrong, expired or revoked one, the wrong
 //! role, another cluster's token, the token in the wrong header, an
 //! oversized one) against calls that would change something. Each gets its
-//! gRPC code and stable error code, and nothing changes. Health and
+//! gRPC code and stable error code, nothing changes, and each refused
+//! mutating call is in the audit trail with its code. Health and
 //! reflection stay open (load balancers, tools); every other method of
 //! every service is in a role table.
 
@@ -17,6 +18,7 @@ use tonic::Code;
 use tonic::metadata::{AsciiMetadataValue, MetadataKey};
 use tonic::service::Interceptor;
 
+use crate::audit::{ORCHESTRATOR, STORE, events, last_id};
 use crate::common::{App, code, start};
 
 /// What a caller sends: headers, verbatim.
@@ -53,6 +55,20 @@ enum Call {
     CreateToken,
     /// Lists the DAGs of a cluster the caller is not limited to.
     ListOtherClustersDags,
+}
+
+impl Call {
+    /// The journal and method name a refusal of this call is recorded
+    /// under; `None` for a read (refused reads are not recorded).
+    fn audited(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Call::DeletePackage => Some((STORE, "DeletePackage")),
+            Call::RemoveCluster => Some((ORCHESTRATOR, "RemoveCluster")),
+            Call::StartUpgrade => Some((ORCHESTRATOR, "StartUpgrade")),
+            Call::CreateToken => Some((ORCHESTRATOR, "CreateToken")),
+            Call::ListOtherClustersDags => None,
+        }
+    }
 }
 
 async fn attempt(
@@ -332,7 +348,28 @@ async fn no_one_without_the_right_token_changes_anything() {
     ];
     let mut wrong_rows = Vec::new();
     for (case, headers, call, grpc, err) in &rows {
-        match attempt(&app, headers, *call, package).await {
+        let since = [
+            (ORCHESTRATOR, last_id(&app, ORCHESTRATOR).await),
+            (STORE, last_id(&app, STORE).await),
+        ];
+        let outcome = attempt(&app, headers, *call, package).await;
+        for (journal, after) in since {
+            let recorded: Vec<(String, String)> = events(&app, journal, after)
+                .await
+                .into_iter()
+                .map(|e| (e.method, e.result))
+                .collect();
+            let expected: Vec<(String, String)> = match call.audited() {
+                Some((j, method)) if j == journal => vec![(method.into(), (*err).into())],
+                _ => vec![],
+            };
+            if recorded != expected {
+                wrong_rows.push(format!(
+                    "{case} / {call:?}: journal {journal} recorded {recorded:?}, expected {expected:?}"
+                ));
+            }
+        }
+        match outcome {
             Ok(()) => wrong_rows.push(format!("{case} / {call:?}: let in")),
             Err(s) if s.code() != *grpc || code(&s) != *err => wrong_rows.push(format!(
                 "{case} / {call:?}: {:?} {} ({}), expected {grpc:?} {err}",
@@ -504,6 +541,43 @@ fn every_method_has_a_role() {
     assert_eq!(methods, listed);
 }
 
+/// The methods whose calls are audited are exactly those the protos do not
+/// mark `NO_SIDE_EFFECTS`: a new method that changes something is audited
+/// (its refusals by the gate too) once it is listed, and the test says so.
+#[test]
+fn the_audited_methods_are_the_ones_with_side_effects() {
+    use prost::Message;
+    use prost_types::method_options::IdempotencyLevel;
+    let set = prost_types::FileDescriptorSet::decode(obup_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut mutating = BTreeSet::new();
+    for file in &set.file {
+        let package = file.package();
+        if package == "obup.agent.v1" {
+            continue;
+        }
+        for service in &file.service {
+            for m in &service.method {
+                let level = m
+                    .options
+                    .as_ref()
+                    .map_or(IdempotencyLevel::IdempotencyUnknown, |o| {
+                        o.idempotency_level()
+                    });
+                if level != IdempotencyLevel::NoSideEffects {
+                    mutating.insert(format!("/{package}.{}/{}", service.name(), m.name()));
+                }
+            }
+        }
+    }
+    let listed: BTreeSet<String> = obup_package_store::grpc::access::MUTATING
+        .iter()
+        .chain(obup_upgrade_orchestrator::grpc::access::MUTATING)
+        .map(|path| (*path).to_owned())
+        .collect();
+    assert_eq!(mutating, listed);
+    assert_eq!(listed.len(), 10, "{listed:?}");
+}
+
 /// A package store on its own (as `obup-package-store` with
 /// `OBUP_AUTH_URL`) checks its callers' tokens with the orchestrator that
 /// stores them: roles hold, and a revocation reaches it within its cache.
@@ -527,6 +601,7 @@ async fn a_package_store_on_its_own_checks_tokens_with_the_orchestrator() {
                 RemoteLookup::new(&app.url, &own, &Default::default()).unwrap(),
             )))),
             policy: Policy::of(&[obup_package_store::grpc::access::ACCESS]),
+            audit: None,
         }));
     let url = format!("http://{}", store.local_addr());
     tokio::spawn(store.run_until_stopped(std::future::pending()));

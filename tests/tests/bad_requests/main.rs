@@ -2,6 +2,7 @@
 //! requests through the gateway and gRPC calls to both services. Each row
 //! gets its specific error; nothing is stored.
 
+mod audit;
 mod auth;
 #[path = "../common/mod.rs"]
 mod common;

@@ -217,6 +217,23 @@ async fn a_client_certificate_is_an_identity_with_the_role_its_ca_gave() {
     let ch = with_certificate(&app, &admin).await.unwrap();
     delete(ch, package).await.unwrap();
     assert!(snapshot(&mut app).await.0.is_empty());
+
+    // The audit trail names certificate callers by their subject, refused
+    // or not.
+    let deletes: Vec<(String, String, String)> = crate::audit::events(&app, "package-store", 0)
+        .await
+        .into_iter()
+        .filter(|e| e.method == "DeletePackage")
+        .map(|e| (e.actor, e.credential, e.result))
+        .collect();
+    let by = |cn: &str, result: &str| {
+        deletes
+            .iter()
+            .any(|(a, c, r)| a.contains(&format!("CN={cn}")) && c == "certificate" && r == result)
+    };
+    assert!(by("vera", "Auth.Role.Insufficient"), "{deletes:?}");
+    assert!(by("some-service", "Auth.Certificate.NoRole"), "{deletes:?}");
+    assert!(by("ada", "OK"), "{deletes:?}");
 }
 
 #[tokio::test]

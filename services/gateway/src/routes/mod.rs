@@ -184,6 +184,22 @@ pub(crate) struct Authed {
     pub auth: AuthHeader,
 }
 
+impl Authed {
+    /// An admitted request; the services' audit trails will name its caller
+    /// (see [`crate::trace::acting_for`]).
+    fn admitted(meta: RequestMeta, auth: AuthHeader) -> Self {
+        // The scheme says how the caller proved itself; `auth.auth` is a
+        // token's name only for bearer tokens, so nothing else is copied.
+        let who = match (auth.scheme, auth.agent) {
+            (crate::security::Scheme::Bearer, _) => format!("token {}", auth.auth),
+            (_, true) => "agent password".to_owned(),
+            (_, false) => "root password".to_owned(),
+        };
+        crate::trace::acting_for(who);
+        Self { meta, auth }
+    }
+}
+
 impl FromRequestParts<Arc<AppState>> for Authed {
     type Rejection = Response;
 
@@ -213,7 +229,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
             )
             .await
             {
-                Ok(auth) => Ok(Self { meta, auth }),
+                Ok(auth) => Ok(Self::admitted(meta, auth)),
                 Err(e) => Err(reply(&meta, Err(e.into()))),
             };
         }
@@ -226,7 +242,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
             .security
             .authenticate(&parts.headers, target, &meta, peer)
         {
-            Ok(auth) => Ok(Self { meta, auth }),
+            Ok(auth) => Ok(Self::admitted(meta, auth)),
             Err(e) => Err(reply(&meta, Err(e.into()))),
         }
     }

@@ -17,4 +17,14 @@ pub const ACCESS: &[(&str, Role)] = &[
     ("/obup.packagestore.v1.PackageStore/DeletePackage", Admin),
     // Agents pull packages with a viewer token.
     ("/obup.packagestore.v1.PackageStore/Download", Viewer),
+    // Each service keeps its own journal; both serve this method.
+    ("/obup.audit.v1.Audit/ListAuditEvents", Admin),
+];
+
+/// The package store's methods that change something: each leaves an audit
+/// event, refused or not. The protos mark every other method
+/// `NO_SIDE_EFFECTS`; a test checks the two agree.
+pub const MUTATING: &[&str] = &[
+    "/obup.packagestore.v1.PackageStore/Upload",
+    "/obup.packagestore.v1.PackageStore/DeletePackage",
 ];

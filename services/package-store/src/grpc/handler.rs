@@ -3,6 +3,7 @@
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
+use obup_kit::audit::AuditEvent;
 use obup_proto::pb::packagestore::v1 as pb;
 use pb::package_store_server::{PackageStore as PackageStoreApi, PackageStoreServer};
 use pb::upload_request::Kind;
@@ -47,46 +48,11 @@ impl PackageStoreApi for Handler {
         &self,
         request: Request<Streaming<pb::UploadRequest>>,
     ) -> Result<Response<pb::Package>, Status> {
-        let mut stream = request.into_inner();
-        let first = stream
-            .message()
-            .await
-            .map_err(|status| too_large(&status).map_or(status, Status::from))?;
-        let start = match first {
-            None => return Err(Error::EmptyStream.into()),
-            Some(pb::UploadRequest {
-                kind: Some(Kind::Start(s)),
-            }) => convert::upload_start(s)?,
-            Some(_) => return Err(Error::MisplacedStart.into()),
-        };
-        let chunks = stream.map(|m| match m {
-            Ok(pb::UploadRequest {
-                kind: Some(Kind::Data(d)),
-            }) => Chunk::Data {
-                offset: d.offset,
-                bytes: d.data,
-            },
-            Ok(pb::UploadRequest {
-                kind: Some(Kind::Finish(f)),
-            }) => match convert::sha256("sha256", &f.sha256) {
-                Ok(sha256) => Chunk::Finish { sha256 },
-                Err(e) => Chunk::Invalid(e),
-            },
-            Ok(_) => Chunk::Invalid(Error::MisplacedStart),
-            Err(status) => match too_large(&status) {
-                Some(e) => Chunk::Invalid(e),
-                None => Chunk::Broken(status.message().to_owned()),
-            },
-        });
-        // The upload runs in its own task: if the client goes away, hyper
-        // drops this handler, but the task still sees the broken stream and
-        // keeps the bytes that arrived, so the upload can be resumed.
-        let store = self.store.clone();
-        let task = tokio::spawn(async move { store.upload(start, chunks).await });
-        let package = task
-            .await
-            .map_err(|e| Status::from(Error::Internal(format!("upload task failed: {e}"))))??;
-        Ok(Response::new(convert::package(package)))
+        // The file is named by the stream's first message; until then the
+        // call has no target.
+        let mut event = AuditEvent::of(&request, "Upload", "");
+        let result = self.receive(request, &mut event).await;
+        self.store.journal().settle(event, result).await
     }
 
     async fn get_upload_status(
@@ -132,8 +98,20 @@ impl PackageStoreApi for Handler {
         &self,
         request: Request<pb::DeletePackageRequest>,
     ) -> Result<Response<pb::DeletePackageResponse>, Status> {
-        let deleted = self.store.delete(request.into_inner().id).await?;
-        Ok(Response::new(pb::DeletePackageResponse { deleted }))
+        let event = AuditEvent::of(
+            &request,
+            "DeletePackage",
+            format!("package {}", request.get_ref().id),
+        );
+        let result = async {
+            let deleted = self
+                .store
+                .delete(request.into_inner().id, Some(&event))
+                .await?;
+            Ok(Response::new(pb::DeletePackageResponse { deleted }))
+        }
+        .await;
+        self.store.journal().settle(event, result).await
     }
 
     type DownloadStream = BoxedDownload;
@@ -162,5 +140,58 @@ impl PackageStoreApi for Handler {
             futures::stream::iter(out)
         });
         Ok(Response::new(Box::pin(messages)))
+    }
+}
+
+impl Handler {
+    /// An upload's stream, from its first message to the stored package;
+    /// `event` gets the file's name as its target once it is known.
+    async fn receive(
+        &self,
+        request: Request<Streaming<pb::UploadRequest>>,
+        event: &mut AuditEvent,
+    ) -> Result<Response<pb::Package>, Status> {
+        let mut stream = request.into_inner();
+        let first = stream
+            .message()
+            .await
+            .map_err(|status| too_large(&status).map_or(status, Status::from))?;
+        let start = match first {
+            None => return Err(Error::EmptyStream.into()),
+            Some(pb::UploadRequest {
+                kind: Some(Kind::Start(s)),
+            }) => convert::upload_start(s)?,
+            Some(_) => return Err(Error::MisplacedStart.into()),
+        };
+        event.target = format!("file {}", start.file_name);
+        let chunks = stream.map(|m| match m {
+            Ok(pb::UploadRequest {
+                kind: Some(Kind::Data(d)),
+            }) => Chunk::Data {
+                offset: d.offset,
+                bytes: d.data,
+            },
+            Ok(pb::UploadRequest {
+                kind: Some(Kind::Finish(f)),
+            }) => match convert::sha256("sha256", &f.sha256) {
+                Ok(sha256) => Chunk::Finish { sha256 },
+                Err(e) => Chunk::Invalid(e),
+            },
+            Ok(_) => Chunk::Invalid(Error::MisplacedStart),
+            Err(status) => match too_large(&status) {
+                Some(e) => Chunk::Invalid(e),
+                None => Chunk::Broken(status.message().to_owned()),
+            },
+        });
+        // The upload runs in its own task: if the client goes away, hyper
+        // drops this handler, but the task still sees the broken stream and
+        // keeps the bytes that arrived, so the upload can be resumed.
+        let store = self.store.clone();
+        let audit = event.clone();
+        let task = tokio::spawn(async move { store.upload_audited(start, chunks, &audit).await });
+        let package = task
+            .await
+            .map_err(|e| Status::from(Error::Internal(format!("upload task failed: {e}"))))??;
+        Ok(Response::new(convert::package(package)))
     }
 }

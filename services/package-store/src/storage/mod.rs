@@ -5,6 +5,7 @@ mod blobs;
 mod sql;
 
 use async_trait::async_trait;
+use obup_kit::audit::{AuditEvent, AuditStore};
 
 pub use blobs::{Blobs, ObjectStoreConfig, PartWriter};
 pub use sql::SqlRepository;
@@ -37,14 +38,25 @@ pub trait Repository: Send + Sync + std::fmt::Debug + 'static {
 
     // ---- packages ----
     /// Inserts a package unless one with the same SHA-256 exists; returns the
-    /// stored row and whether this call created it.
-    async fn insert_package(&self, package: &NewPackage) -> Result<(Package, bool)>;
+    /// stored row and whether this call created it. `audit`, the upload's
+    /// event, is written in the same transaction, naming the package.
+    async fn insert_package(
+        &self,
+        package: &NewPackage,
+        audit: Option<&AuditEvent>,
+    ) -> Result<(Package, bool)>;
     async fn package(&self, id: i64) -> Result<Option<Package>>;
     async fn package_by_sha256(&self, sha256: &Sha256Hex) -> Result<Option<Package>>;
     /// Matching packages, newest first.
     async fn list_packages(&self, filter: &PackageFilter) -> Result<Vec<Package>>;
     /// The package a query selects (see [`PackageQuery`]).
     async fn find_package(&self, query: &PackageQuery) -> Result<Option<Package>>;
-    /// Deletes a package row, returning it.
-    async fn delete_package(&self, id: i64) -> Result<Option<Package>>;
+    /// Deletes a package row, returning it. `audit`, the call's event, is
+    /// written in the same transaction (also when there was no such
+    /// package: the call is answered `deleted: false`, not an error).
+    async fn delete_package(&self, id: i64, audit: Option<&AuditEvent>) -> Result<Option<Package>>;
+
+    // ---- audit ----
+    /// The audit journal in this database.
+    fn journal(&self) -> AuditStore;
 }

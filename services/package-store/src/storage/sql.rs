@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use async_trait::async_trait;
+use obup_kit::audit::{self, AuditEvent, AuditStore};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, FromRow, Row};
 
@@ -166,7 +167,12 @@ impl Repository for SqlRepository {
             .collect()
     }
 
-    async fn insert_package(&self, p: &NewPackage) -> Result<(Package, bool)> {
+    async fn insert_package(
+        &self,
+        p: &NewPackage,
+        audit: Option<&AuditEvent>,
+    ) -> Result<(Package, bool)> {
+        let mut tx = self.pool.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO package (sha256, name, version, release, distribution, release_distribution, \
              architecture, size, payload_size, file_size, chunk_count, md5, payload_compressor, upgrade_dep_yaml, \
@@ -192,9 +198,23 @@ impl Repository for SqlRepository {
         .bind(&p.file_name)
         .bind(&p.object_key)
         .bind(p.created_at_ms)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         let inserted = id.is_some();
+        if let Some(event) = audit {
+            let id = match id {
+                Some(id) => id,
+                None => {
+                    sqlx::query_scalar("SELECT id FROM package WHERE sha256 = $1")
+                        .bind(p.sha256.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+            };
+            let target = package_target(id, &p.name, &p.version);
+            audit::insert(&mut tx, &event.clone().on(target)).await?;
+        }
+        tx.commit().await?;
         let stored = self.package_by_sha256(&p.sha256).await?.ok_or_else(|| {
             Error::Internal(format!("package {} vanished after insert", p.sha256))
         })?;
@@ -268,15 +288,37 @@ impl Repository for SqlRepository {
         })
     }
 
-    async fn delete_package(&self, id: i64) -> Result<Option<Package>> {
-        let Some(p) = self.package(id).await? else {
-            return Ok(None);
-        };
-        sqlx::query("DELETE FROM package WHERE id = $1")
+    async fn delete_package(&self, id: i64, audit: Option<&AuditEvent>) -> Result<Option<Package>> {
+        let mut tx = self.pool.begin().await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {PACKAGE_COLUMNS} FROM package WHERE id = $1"
+        ));
+        let found = sqlx::query(sql)
             .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(Some(p))
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(package_from_row)
+            .transpose()?;
+        let target = match &found {
+            Some(p) => {
+                sqlx::query("DELETE FROM package WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                package_target(id, &p.name, &p.version)
+            }
+            None => format!("package {id} (none such)"),
+        };
+        if let Some(event) = audit {
+            audit::insert(&mut tx, &event.clone().on(target)).await?;
+        }
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    fn journal(&self) -> AuditStore {
+        AuditStore::new(self.pool.clone(), None)
     }
 }
 
@@ -302,6 +344,12 @@ impl SqlRepository {
             .map(package_from_row)
             .transpose()
     }
+}
+
+/// A package as the audit trail names it: its id, and what it is (the id
+/// alone says nothing once the package is deleted).
+fn package_target(id: i64, name: &str, version: &str) -> String {
+    format!("package {id} ({name} {version})")
 }
 
 fn compare_builds(a: &str, b: &str) -> Ordering {

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use obup_kit::audit::AuditEvent;
 use obup_rpm::ScanOptions;
 
 pub use sweep::SweepReport;
@@ -105,10 +106,12 @@ impl Uploader {
 
     /// Receives one upload stream to its end.
     #[tracing::instrument(skip_all, fields(file = %start.file_name, upload_id))]
+    /// `audit`: the caller's event, written with the package row.
     pub async fn upload(
         &self,
         start: UploadStart,
         mut chunks: impl Stream<Item = Chunk> + Unpin,
+        audit: Option<&AuditEvent>,
     ) -> Result<Package> {
         // Checksum deploy: bytes we already hold need not travel again.
         if let Some(sha) = &start.sha256
@@ -118,6 +121,7 @@ impl Uploader {
                 self.discard_if_idle(id).await?;
             }
             tracing::info!(package = existing.id, "already stored");
+            self.record_unchanged(audit, &existing).await?;
             return Ok(existing);
         }
         let id = start.upload_id.clone().unwrap_or_else(UploadId::generate);
@@ -220,7 +224,7 @@ impl Uploader {
             Err(e) => return Err(self.refuse(&id, e).await),
         };
         let scanned = started.elapsed();
-        let package = self.commit(&id, &session, verified).await?;
+        let package = self.commit(&id, &session, verified, audit).await?;
         tracing::info!(
             package = package.id,
             bytes = received,
@@ -363,11 +367,18 @@ impl Uploader {
 
     /// Publishes the bytes, then records the row: a crash in between leaves an
     /// unreferenced object (swept later), never a row without bytes.
-    async fn commit(&self, id: &UploadId, session: &UploadSession, v: Verified) -> Result<Package> {
+    async fn commit(
+        &self,
+        id: &UploadId,
+        session: &UploadSession,
+        v: Verified,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Package> {
         let sha256 = Sha256Hex::from_bytes(&v.digests.sha256);
         if let Some(existing) = self.repo.package_by_sha256(&sha256).await? {
             self.discard(id).await?;
             tracing::info!(package = existing.id, "identical bytes already stored");
+            self.record_unchanged(audit, &existing).await?;
             return Ok(existing);
         }
         let key = Blobs::package_key(&sha256);
@@ -393,10 +404,27 @@ impl Uploader {
             object_key: key,
             created_at_ms: now_ms(),
         };
-        let (package, inserted) = self.repo.insert_package(&new).await?;
+        let (package, inserted) = self.repo.insert_package(&new, audit).await?;
         self.repo.delete_session(id).await?;
         tracing::debug!(package = package.id, inserted, "package recorded");
         Ok(package)
+    }
+
+    /// Records an upload that stored nothing because the package was
+    /// already there: there is no change to commit it with, but the call
+    /// happened and succeeded.
+    async fn record_unchanged(&self, audit: Option<&AuditEvent>, existing: &Package) -> Result<()> {
+        if let Some(event) = audit {
+            let target = format!(
+                "package {} ({} {}, already stored)",
+                existing.id, existing.name, existing.version
+            );
+            self.repo
+                .journal()
+                .record(&event.clone().on(target))
+                .await?;
+        }
+        Ok(())
     }
 
     fn claim(&self, id: &UploadId) -> Result<Claim> {

@@ -46,7 +46,7 @@ fn package(n: u8, name: &str, release: &str, arch: &str) -> Package {
 
 async fn packages(repo: &dyn Repository) {
     let (a, inserted) = repo
-        .insert_package(&package(1, "oceanbase-ce", "100.el7", "x86_64"))
+        .insert_package(&package(1, "oceanbase-ce", "100.el7", "x86_64"), None)
         .await
         .unwrap();
     assert!(inserted);
@@ -57,22 +57,22 @@ async fn packages(repo: &dyn Repository) {
     };
     assert_eq!(a, expected, "every field round-trips");
     let (again, inserted) = repo
-        .insert_package(&package(1, "oceanbase-ce", "100.el7", "x86_64"))
+        .insert_package(&package(1, "oceanbase-ce", "100.el7", "x86_64"), None)
         .await
         .unwrap();
     assert!(!inserted, "same SHA-256: no second row");
     assert_eq!(again.id, a.id);
 
     let (b, _) = repo
-        .insert_package(&package(2, "oceanbase-ce", "200.el7", "x86_64"))
+        .insert_package(&package(2, "oceanbase-ce", "200.el7", "x86_64"), None)
         .await
         .unwrap();
     let (c, _) = repo
-        .insert_package(&package(3, "oceanbase-ce", "150.el7", "aarch64"))
+        .insert_package(&package(3, "oceanbase-ce", "150.el7", "aarch64"), None)
         .await
         .unwrap();
     let (d, _) = repo
-        .insert_package(&package(4, "oceanbase-ce-libs", "100.el7", "x86_64"))
+        .insert_package(&package(4, "oceanbase-ce-libs", "100.el7", "x86_64"), None)
         .await
         .unwrap();
 
@@ -133,10 +133,10 @@ async fn packages(repo: &dyn Repository) {
     assert!(wrong_dist.is_none());
 
     assert_eq!(
-        repo.delete_package(a.id).await.unwrap().map(|p| p.id),
+        repo.delete_package(a.id, None).await.unwrap().map(|p| p.id),
         Some(a.id)
     );
-    assert!(repo.delete_package(a.id).await.unwrap().is_none());
+    assert!(repo.delete_package(a.id, None).await.unwrap().is_none());
     assert!(repo.package(a.id).await.unwrap().is_none());
 }
 
@@ -222,7 +222,7 @@ async fn migrations_are_idempotent() {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let first = SqlRepository::connect(&url).await.unwrap();
     first
-        .insert_package(&package(9, "obshell", "1.el7", "x86_64"))
+        .insert_package(&package(9, "obshell", "1.el7", "x86_64"), None)
         .await
         .unwrap();
     drop(first);
@@ -235,4 +235,77 @@ async fn migrations_are_idempotent() {
             .len(),
         1
     );
+}
+
+/// An upload's and a deletion's audit events are written with their rows,
+/// naming the package; with the journal's table gone, neither row changes.
+async fn audit(url: &str) {
+    use obup_kit::audit::{AuditEvent, AuditResult};
+
+    let repo = SqlRepository::connect(url).await.unwrap();
+    let journal = repo.journal();
+    let upload = AuditEvent {
+        id: 0,
+        at_ms: 1,
+        actor: "ci-bot".into(),
+        credential: "token".into(),
+        role: Some(obup_kit::auth::Role::Operator),
+        method: "Upload".into(),
+        target: "file p5.rpm".into(),
+        result: AuditResult::Ok,
+        trace_id: String::new(),
+        source: "10.0.0.9:40000".into(),
+        on_behalf_of: None,
+    };
+    let new = package(5, "oceanbase-ce", "100.el7", "x86_64");
+    let (stored, inserted) = repo.insert_package(&new, Some(&upload)).await.unwrap();
+    assert!(inserted);
+    let named = format!("package {} (oceanbase-ce 4.3.5.0)", stored.id);
+    // The same bytes again: no new row, the same package named.
+    let (again, inserted) = repo.insert_package(&new, Some(&upload)).await.unwrap();
+    assert!(!inserted);
+    assert_eq!(again.id, stored.id);
+    let targets =
+        |events: Vec<AuditEvent>| -> Vec<String> { events.into_iter().map(|e| e.target).collect() };
+    assert_eq!(
+        targets(journal.list(0, 10).await.unwrap()),
+        [named.clone(), named.clone()]
+    );
+
+    sqlx::query("DROP TABLE audit_event")
+        .execute(repo.pool())
+        .await
+        .unwrap();
+    let delete = AuditEvent {
+        method: "DeletePackage".into(),
+        role: Some(obup_kit::auth::Role::Admin),
+        ..upload.clone()
+    };
+    assert!(repo.delete_package(stored.id, Some(&delete)).await.is_err());
+    let other = package(6, "oceanbase-ce", "200.el7", "x86_64");
+    assert!(repo.insert_package(&other, Some(&upload)).await.is_err());
+    let all = repo.list_packages(&PackageFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [stored.id],
+        "a change whose event cannot be written is not made"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    audit(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("t.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_audit() {
+    let db = TestDb::create()
+        .await
+        .expect("PostgreSQL must be running (see README)");
+    audit(&db.url).await;
 }

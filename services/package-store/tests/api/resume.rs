@@ -196,7 +196,7 @@ async fn orphaned_package_objects_are_swept() {
         .unwrap();
     // A crash between publishing bytes and recording the row leaves exactly
     // this: an object no row references.
-    app.repo.delete_package(p.id).await.unwrap();
+    app.repo.delete_package(p.id, None).await.unwrap();
     assert_eq!(app.objects().await.len(), 1);
     let recent = app.store.uploader().sweep().await.unwrap();
     assert_eq!(

@@ -117,6 +117,7 @@ impl Clusters {
         reg: Registration,
         replace: bool,
         now_ms: i64,
+        audit: Option<&obup_kit::audit::AuditEvent>,
     ) -> Result<(ClusterRecord, ClusterView)> {
         let mut record = ClusterRecord {
             name: reg.name.clone(),
@@ -139,7 +140,7 @@ impl Clusters {
             topology::join(&view, &hosts, None).await?;
         }
         record.password_sealed = self.key.seal(&record.name, &reg.password)?;
-        self.repo.save_cluster(&record).await?;
+        self.repo.save_cluster(&record, audit).await?;
         self.forget(&record.name);
         tracing::info!(cluster = %record.name, servers = view.servers.len(), "cluster registered");
         Ok((record, view))
@@ -197,8 +198,14 @@ impl Clusters {
     }
 
     /// Removes a registration; refused while one of its DAGs is unfinished.
-    pub async fn remove(&self, name: &str, now_ms: i64) -> Result<()> {
-        if !self.repo.remove_cluster(name, now_ms).await? {
+    /// `audit`: the event of the call, committed with the removal.
+    pub async fn remove(
+        &self,
+        name: &str,
+        now_ms: i64,
+        audit: Option<&obup_kit::audit::AuditEvent>,
+    ) -> Result<()> {
+        if !self.repo.remove_cluster(name, now_ms, audit).await? {
             return Err(Error::ClusterNotFound(name.to_owned()));
         }
         self.forget(name);

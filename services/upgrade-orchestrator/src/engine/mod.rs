@@ -123,9 +123,14 @@ impl Engine {
         &self.inner.hub
     }
 
-    /// Creates a DAG and starts it.
-    pub async fn create(&self, dag: Dag) -> Result<Dag> {
-        let applied = self.inner.repo.create(dag, now_ms()).await?;
+    /// Creates a DAG and starts it; `audit`: the event of the call that
+    /// asked for it, committed with it.
+    pub async fn create(
+        &self,
+        dag: Dag,
+        audit: Option<&obup_kit::audit::AuditEvent>,
+    ) -> Result<Dag> {
+        let applied = self.inner.repo.create_audited(dag, now_ms(), audit).await?;
         self.publish(&applied);
         Ok(applied.dag)
     }
@@ -133,7 +138,22 @@ impl Engine {
     /// Commits one change, publishes its events and wakes the dispatcher if
     /// anything may have become READY.
     pub async fn apply(&self, dag_id: i64, op: DagOp) -> Result<Applied> {
-        let applied = self.inner.repo.apply(dag_id, op, now_ms()).await?;
+        self.apply_audited(dag_id, op, None).await
+    }
+
+    /// [`Engine::apply`] of an operator's call, its audit event committed
+    /// with the change.
+    pub async fn apply_audited(
+        &self,
+        dag_id: i64,
+        op: DagOp,
+        audit: Option<&obup_kit::audit::AuditEvent>,
+    ) -> Result<Applied> {
+        let applied = self
+            .inner
+            .repo
+            .apply_audited(dag_id, op, now_ms(), audit)
+            .await?;
         self.publish(&applied);
         if let Outcome::Applied { interrupted } = &applied.outcome {
             self.cancel_running(interrupted).await;

@@ -62,4 +62,21 @@ pub const ACCESS: &[(&str, Role)] = &[
     ("/obup.auth.v1.Tokens/RevokeToken", Admin),
     // A package store on its own asks this with its viewer token.
     ("/obup.auth.v1.Tokens/CheckToken", Viewer),
+    // Each service keeps its own journal; both serve this method.
+    ("/obup.audit.v1.Audit/ListAuditEvents", Admin),
+];
+
+/// The methods of the orchestrator's services that change something: each
+/// leaves an audit event, refused or not. The protos mark every other
+/// method `NO_SIDE_EFFECTS`; a test checks the two agree. `CheckUpgrade` is
+/// here: it creates (and runs) a check DAG, which is a change.
+pub const MUTATING: &[&str] = &[
+    "/obup.orchestrator.v1.UpgradeOrchestrator/CheckUpgrade",
+    "/obup.orchestrator.v1.UpgradeOrchestrator/StartUpgrade",
+    "/obup.orchestrator.v1.UpgradeOrchestrator/OperateDag",
+    "/obup.orchestrator.v1.UpgradeOrchestrator/PassNode",
+    "/obup.orchestrator.v1.UpgradeOrchestrator/RegisterCluster",
+    "/obup.orchestrator.v1.UpgradeOrchestrator/RemoveCluster",
+    "/obup.auth.v1.Tokens/CreateToken",
+    "/obup.auth.v1.Tokens/RevokeToken",
 ];

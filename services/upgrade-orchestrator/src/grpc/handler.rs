@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use obup_kit::audit::AuditEvent;
 use obup_kit::auth::Principal;
 
 use super::{clusters, convert};
@@ -41,16 +42,36 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::UpgradeRequest>,
     ) -> Result<Response<pb::Dag>, Status> {
-        let dag = self.orchestrator.check(&scoped_request(request)?).await?;
-        Ok(Response::new(convert::dag(&dag, false)))
+        let event = AuditEvent::of(
+            &request,
+            "CheckUpgrade",
+            cluster(&request.get_ref().cluster),
+        );
+        let result = async {
+            let req = scoped_request(request)?;
+            let dag = self.orchestrator.check(&req, Some(&event)).await?;
+            Ok(Response::new(convert::dag(&dag, false)))
+        }
+        .await;
+        self.orchestrator.audit().settle(event, result).await
     }
 
     async fn start_upgrade(
         &self,
         request: Request<pb::UpgradeRequest>,
     ) -> Result<Response<pb::Dag>, Status> {
-        let dag = self.orchestrator.start(&scoped_request(request)?).await?;
-        Ok(Response::new(convert::dag(&dag, false)))
+        let event = AuditEvent::of(
+            &request,
+            "StartUpgrade",
+            cluster(&request.get_ref().cluster),
+        );
+        let result = async {
+            let req = scoped_request(request)?;
+            let dag = self.orchestrator.start(&req, Some(&event)).await?;
+            Ok(Response::new(convert::dag(&dag, false)))
+        }
+        .await;
+        self.orchestrator.audit().settle(event, result).await
     }
 
     async fn get_dag(
@@ -84,28 +105,46 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::OperateDagRequest>,
     ) -> Result<Response<pb::Dag>, Status> {
-        let caller = Principal::of(&request);
-        let req = request.into_inner();
-        if caller.cluster.is_some() {
-            let of = self.orchestrator.get(req.id).await?;
-            caller.cluster_for(&of.cluster_id)?;
+        let m = request.get_ref();
+        let event = AuditEvent::of(
+            &request,
+            "OperateDag",
+            format!("dag {} ({})", m.id, m.operator),
+        );
+        let result = async {
+            let caller = Principal::of(&request);
+            let req = request.into_inner();
+            if caller.cluster.is_some() {
+                let of = self.orchestrator.get(req.id).await?;
+                caller.cluster_for(&of.cluster_id)?;
+            }
+            let dag = self
+                .orchestrator
+                .operate(req.id, &req.operator, Some(&event))
+                .await?;
+            Ok(Response::new(convert::dag(&dag, false)))
         }
-        let dag = self.orchestrator.operate(req.id, &req.operator).await?;
-        Ok(Response::new(convert::dag(&dag, false)))
+        .await;
+        self.orchestrator.audit().settle(event, result).await
     }
 
     async fn pass_node(
         &self,
         request: Request<pb::PassNodeRequest>,
     ) -> Result<Response<pb::Dag>, Status> {
-        let caller = Principal::of(&request);
-        let node_id = request.into_inner().node_id;
-        if caller.cluster.is_some() {
-            let (of, _) = self.orchestrator.node(node_id).await?;
-            caller.cluster_for(&of.cluster_id)?;
+        let node_id = request.get_ref().node_id;
+        let event = AuditEvent::of(&request, "PassNode", format!("node {node_id}"));
+        let result = async {
+            let caller = Principal::of(&request);
+            if caller.cluster.is_some() {
+                let (of, _) = self.orchestrator.node(node_id).await?;
+                caller.cluster_for(&of.cluster_id)?;
+            }
+            let dag = self.orchestrator.pass_node(node_id, Some(&event)).await?;
+            Ok(Response::new(convert::dag(&dag, false)))
         }
-        let dag = self.orchestrator.pass_node(node_id).await?;
-        Ok(Response::new(convert::dag(&dag, false)))
+        .await;
+        self.orchestrator.audit().settle(event, result).await
     }
 
     async fn get_node(
@@ -208,15 +247,25 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::RegisterClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
-        let caller = Principal::of(&request);
-        let (registration, replace) = clusters::registration(request.into_inner())?;
-        caller.cluster_for(&registration.name)?;
-        let (record, view) = self
-            .orchestrator
-            .clusters()
-            .register(registration, replace, now_ms())
-            .await?;
-        Ok(Response::new(clusters::cluster(&record, Some(Ok(view)))))
+        // Never the password: the target is the name alone.
+        let event = AuditEvent::of(
+            &request,
+            "RegisterCluster",
+            cluster(&request.get_ref().name),
+        );
+        let result = async {
+            let caller = Principal::of(&request);
+            let (registration, replace) = clusters::registration(request.into_inner())?;
+            caller.cluster_for(&registration.name)?;
+            let (record, view) = self
+                .orchestrator
+                .clusters()
+                .register(registration, replace, now_ms(), Some(&event))
+                .await?;
+            Ok(Response::new(clusters::cluster(&record, Some(Ok(view)))))
+        }
+        .await;
+        self.orchestrator.audit().settle(event, result).await
     }
 
     async fn list_clusters(
@@ -253,11 +302,19 @@ impl UpgradeOrchestrator for Handler {
         &self,
         request: Request<pb::RemoveClusterRequest>,
     ) -> Result<Response<pb::RemoveClusterResponse>, Status> {
-        let caller = Principal::of(&request);
-        let name = request.into_inner().name;
-        caller.cluster_for(&name)?;
-        self.orchestrator.clusters().remove(&name, now_ms()).await?;
-        Ok(Response::new(pb::RemoveClusterResponse {}))
+        let event = AuditEvent::of(&request, "RemoveCluster", cluster(&request.get_ref().name));
+        let result = async {
+            let caller = Principal::of(&request);
+            let name = request.into_inner().name;
+            caller.cluster_for(&name)?;
+            self.orchestrator
+                .clusters()
+                .remove(&name, now_ms(), Some(&event))
+                .await?;
+            Ok(Response::new(pb::RemoveClusterResponse {}))
+        }
+        .await;
+        self.orchestrator.audit().settle(event, result).await
     }
 }
 
@@ -270,6 +327,16 @@ fn scoped_request(
     let mut req = convert::request(request.into_inner())?;
     req.cluster = caller.cluster_for(&req.cluster)?;
     Ok(req)
+}
+
+/// An audit target naming a cluster (a request may name none: the only
+/// one registered is meant).
+fn cluster(name: &str) -> String {
+    if name.is_empty() {
+        "cluster (the only one)".to_owned()
+    } else {
+        format!("cluster {name}")
+    }
 }
 
 pub(super) fn now_ms() -> i64 {

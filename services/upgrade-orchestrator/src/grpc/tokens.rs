@@ -1,5 +1,6 @@
 //! `obup.auth.v1.Tokens` handlers.
 
+use obup_kit::audit::AuditEvent;
 use obup_kit::auth::{Principal, Role, TokenHash};
 use obup_proto::pb::auth::v1 as pb;
 use pb::tokens_server::{Tokens as TokensApi, TokensServer};
@@ -25,22 +26,35 @@ impl TokensApi for Handler {
         &self,
         request: Request<pb::CreateTokenRequest>,
     ) -> Result<Response<pb::CreateTokenResponse>, Status> {
-        let caller = Principal::of(&request);
-        let m = request.into_inner();
-        let spec = TokenSpec {
-            role: Role::parse(&m.role).ok_or_else(|| Error::InvalidArgument {
-                field: "role",
-                reason: format!("expected viewer, operator or admin, got {:?}", m.role),
-            })?,
-            name: m.name,
-            cluster: Some(m.cluster).filter(|c| !c.is_empty()),
-            expires_at_ms: Some(m.expires_at_ms).filter(|&t| t != 0),
-        };
-        let (stored, secret) = self.tokens.create(&spec, &caller, now_ms()).await?;
-        Ok(Response::new(pb::CreateTokenResponse {
-            token: Some(token(stored)),
-            secret: secret.secret().to_owned(),
-        }))
+        let m = request.get_ref();
+        let event = AuditEvent::of(
+            &request,
+            "CreateToken",
+            target(&m.name, &m.role, &m.cluster),
+        );
+        let result = async {
+            let caller = Principal::of(&request);
+            let m = request.into_inner();
+            let spec = TokenSpec {
+                role: Role::parse(&m.role).ok_or_else(|| Error::InvalidArgument {
+                    field: "role",
+                    reason: format!("expected viewer, operator or admin, got {:?}", m.role),
+                })?,
+                name: m.name,
+                cluster: Some(m.cluster).filter(|c| !c.is_empty()),
+                expires_at_ms: Some(m.expires_at_ms).filter(|&t| t != 0),
+            };
+            let (stored, secret) = self
+                .tokens
+                .create(&spec, &caller, now_ms(), Some(&event))
+                .await?;
+            Ok(Response::new(pb::CreateTokenResponse {
+                token: Some(token(stored)),
+                secret: secret.secret().to_owned(),
+            }))
+        }
+        .await;
+        self.tokens.audit().settle(event, result).await
     }
 
     async fn list_tokens(
@@ -68,12 +82,21 @@ impl TokensApi for Handler {
         &self,
         request: Request<pb::RevokeTokenRequest>,
     ) -> Result<Response<pb::Token>, Status> {
-        let caller = Principal::of(&request);
-        let revoked = self
-            .tokens
-            .revoke(&request.into_inner().name, &caller, now_ms())
-            .await?;
-        Ok(Response::new(token(revoked)))
+        let event = AuditEvent::of(
+            &request,
+            "RevokeToken",
+            format!("token {}", request.get_ref().name),
+        );
+        let result = async {
+            let caller = Principal::of(&request);
+            let revoked = self
+                .tokens
+                .revoke(&request.into_inner().name, &caller, now_ms(), Some(&event))
+                .await?;
+            Ok(Response::new(token(revoked)))
+        }
+        .await;
+        self.tokens.audit().settle(event, result).await
     }
 }
 
@@ -84,6 +107,15 @@ impl Handler {
         Ok(pb::CheckTokenResponse {
             token: found.map(token),
         })
+    }
+}
+
+/// The audit target of a token being made: its name and what it may do
+/// (never its secret, which does not exist yet anyway).
+fn target(name: &str, role: &str, cluster: &str) -> String {
+    match cluster {
+        "" => format!("token {name} ({role})"),
+        c => format!("token {name} ({role}, cluster {c})"),
     }
 }
 

@@ -2,7 +2,7 @@
 //! every DAG carries and whose row holds the maintenance lock).
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::clusters::{ClusterRecord, SslMode};
 use crate::{Error, Result};
@@ -12,7 +12,7 @@ const COLUMNS: &str =
 
 /// Inserts a cluster, or updates it (bringing a removed one back with its
 /// history).
-pub(super) async fn save(pool: &AnyPool, r: &ClusterRecord) -> Result<()> {
+pub(super) async fn save(conn: &mut AnyConnection, r: &ClusterRecord) -> Result<()> {
     let json =
         |v: &Vec<String>| serde_json::to_string(v).map_err(|e| Error::Internal(e.to_string()));
     sqlx::query(
@@ -29,7 +29,7 @@ pub(super) async fn save(pool: &AnyPool, r: &ClusterRecord) -> Result<()> {
     .bind(json(&r.agents)?)
     .bind(r.ssl_mode.as_str())
     .bind(r.created_at_ms)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -61,14 +61,14 @@ pub(super) async fn list(pool: &AnyPool) -> Result<Vec<ClusterRecord>> {
 }
 
 /// Removes a cluster unless a DAG of it is unfinished (an upgrade holding
-/// the maintenance lock among them). Its finished DAGs are kept.
-pub(super) async fn remove(pool: &AnyPool, name: &str, now: i64) -> Result<bool> {
-    let mut tx = pool.begin().await?;
+/// the maintenance lock among them). Its finished DAGs are kept. Runs in
+/// the caller's transaction (`conn`), which also records the call.
+pub(super) async fn remove(conn: &mut AnyConnection, name: &str, now: i64) -> Result<bool> {
     let busy: Option<String> = sqlx::query_scalar(
         "SELECT name FROM dag WHERE cluster_id = $1 AND finished = 0 ORDER BY id LIMIT 1",
     )
     .bind(name)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     if let Some(dag) = busy {
         return Err(Error::ClusterBusy {
@@ -81,9 +81,8 @@ pub(super) async fn remove(pool: &AnyPool, name: &str, now: i64) -> Result<bool>
     )
     .bind(now)
     .bind(name)
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
-    tx.commit().await?;
     Ok(removed.rows_affected() == 1)
 }
 

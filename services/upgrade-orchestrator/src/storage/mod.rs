@@ -11,6 +11,7 @@ pub mod notify;
 mod sql;
 
 use async_trait::async_trait;
+use obup_kit::audit::AuditEvent;
 
 pub use events::{Event, EventBody};
 pub use sql::SqlDagRepository;
@@ -106,18 +107,48 @@ pub struct TaskRef {
 pub trait DagRepository: Send + Sync + std::fmt::Debug + 'static {
     /// Records a cluster if it is new.
     async fn ensure_cluster(&self, cluster_id: &str) -> Result<()>;
-    /// Registers a cluster, or updates its registration.
-    async fn save_cluster(&self, record: &ClusterRecord) -> Result<()>;
+    /// Registers a cluster, or updates its registration; `audit`: the
+    /// event of the call, committed with it.
+    async fn save_cluster(&self, record: &ClusterRecord, audit: Option<&AuditEvent>) -> Result<()>;
     async fn cluster(&self, name: &str) -> Result<Option<ClusterRecord>>;
     /// Registered clusters, by name.
     async fn clusters(&self) -> Result<Vec<ClusterRecord>>;
     /// Removes a registration (keeping its finished DAGs); refused while a
-    /// DAG of the cluster is unfinished. False if there was none.
-    async fn remove_cluster(&self, name: &str, now: i64) -> Result<bool>;
+    /// DAG of the cluster is unfinished. False if there was none. `audit`:
+    /// the event of the call, committed with the removal (not written when
+    /// nothing was removed: the caller records that failure).
+    async fn remove_cluster(
+        &self,
+        name: &str,
+        now: i64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool>;
     /// Inserts a new DAG (taking the cluster's maintenance lock if it is a
     /// maintenance DAG) and starts it.
-    async fn create(&self, dag: Dag, now: i64) -> Result<Applied>;
-    async fn apply(&self, dag_id: i64, op: DagOp, now: i64) -> Result<Applied>;
+    async fn create(&self, dag: Dag, now: i64) -> Result<Applied> {
+        self.create_audited(dag, now, None).await
+    }
+    /// [`DagRepository::create`], with the audit event of the call that
+    /// asked for it in the same transaction, its target the new DAG's id.
+    async fn create_audited(
+        &self,
+        dag: Dag,
+        now: i64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Applied>;
+    async fn apply(&self, dag_id: i64, op: DagOp, now: i64) -> Result<Applied> {
+        self.apply_audited(dag_id, op, now, None).await
+    }
+    /// [`DagRepository::apply`], with the audit event of the operator's call
+    /// in the same transaction, unless the op was refused (nothing changed;
+    /// the caller records the refusal).
+    async fn apply_audited(
+        &self,
+        dag_id: i64,
+        op: DagOp,
+        now: i64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Applied>;
     /// Stores log lines of a RUNNING sub-task held by `owner`, with their
     /// events, without loading the DAG: the cost of a log line is two row
     /// inserts. Nothing is stored (and no event returned) if the sub-task is

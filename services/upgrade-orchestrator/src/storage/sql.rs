@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
+use obup_kit::audit::{self, AuditEvent};
 use obup_kit::db::Backend;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -117,8 +118,14 @@ impl DagRepository for SqlDagRepository {
         Ok(())
     }
 
-    async fn save_cluster(&self, record: &ClusterRecord) -> Result<()> {
-        super::clusters::save(&self.pool, record).await
+    async fn save_cluster(&self, record: &ClusterRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        let (mut tx, _guard) = self.begin().await?;
+        super::clusters::save(&mut tx, record).await?;
+        if let Some(event) = audit {
+            audit::insert(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn cluster(&self, name: &str) -> Result<Option<ClusterRecord>> {
@@ -129,11 +136,27 @@ impl DagRepository for SqlDagRepository {
         super::clusters::list(&self.pool).await
     }
 
-    async fn remove_cluster(&self, name: &str, now: i64) -> Result<bool> {
-        super::clusters::remove(&self.pool, name, now).await
+    async fn remove_cluster(
+        &self,
+        name: &str,
+        now: i64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let (mut tx, _guard) = self.begin().await?;
+        let removed = super::clusters::remove(&mut tx, name, now).await?;
+        if let (true, Some(event)) = (removed, audit) {
+            audit::insert(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
     }
 
-    async fn create(&self, mut dag: Dag, now: i64) -> Result<Applied> {
+    async fn create_audited(
+        &self,
+        mut dag: Dag,
+        now: i64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Applied> {
         let (mut tx, _guard) = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO dag (cluster_id, name, maintenance, state, operator, stage, finished, params, last_seq, \
@@ -208,6 +231,11 @@ impl DagRepository for SqlDagRepository {
         }
         dag.advance(now);
         let events = write_changes(&mut tx, &mut dag, now).await?;
+        if let Some(event) = audit {
+            // The id the caller is answered with, so that the event and
+            // the DAG name each other.
+            audit::insert(&mut tx, &event.clone().on(format!("dag {id}"))).await?;
+        }
         self.announce(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(Applied {
@@ -219,7 +247,13 @@ impl DagRepository for SqlDagRepository {
         })
     }
 
-    async fn apply(&self, dag_id: i64, op: DagOp, now: i64) -> Result<Applied> {
+    async fn apply_audited(
+        &self,
+        dag_id: i64,
+        op: DagOp,
+        now: i64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Applied> {
         let (mut tx, _guard) = self.begin().await?;
         // A claim on PostgreSQL skips a DAG another engine is changing right
         // now (FOR UPDATE SKIP LOCKED): that engine is alive and will run the
@@ -256,6 +290,9 @@ impl DagRepository for SqlDagRepository {
             .ok_or(Error::DagNotFound(dag_id))?;
         let outcome = run_op(&mut dag, op, now);
         let events = write_changes(&mut tx, &mut dag, now).await?;
+        if let Some(event) = audit.filter(|_| !matches!(outcome, Outcome::Refused(_))) {
+            audit::insert(&mut tx, event).await?;
+        }
         self.announce(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(Applied {

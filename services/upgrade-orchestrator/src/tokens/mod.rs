@@ -5,6 +5,7 @@ mod store;
 
 use std::sync::Arc;
 
+use obup_kit::audit::{AuditEvent, AuditStore};
 use obup_kit::auth::{Principal, Role, Token, Verifier};
 use sqlx::AnyPool;
 
@@ -58,13 +59,20 @@ impl Tokens {
         self.verifier.clone()
     }
 
+    /// The audit journal of the database the tokens are in.
+    pub fn audit(&self) -> AuditStore {
+        AuditStore::new(self.table.pool.clone(), self.table.writer.clone())
+    }
+
     /// Makes a token for `spec`, on behalf of `by`; returns it with its
-    /// secret, which is not kept.
+    /// secret, which is not kept. `audit`: the call's event, written with
+    /// the token.
     pub async fn create(
         &self,
         spec: &TokenSpec,
         by: &Principal,
         now_ms: i64,
+        audit: Option<&AuditEvent>,
     ) -> Result<(StoredToken, Token)> {
         by.require_all_clusters("making tokens")?;
         check_name(&spec.name)?;
@@ -83,15 +91,18 @@ impl Tokens {
         }
         let token = Token::generate();
         self.table
-            .insert(&NewToken {
-                name: &spec.name,
-                hash: token.hash(),
-                role: spec.role,
-                cluster: spec.cluster.as_deref(),
-                created_by: &by.name,
-                created_at_ms: now_ms,
-                expires_at_ms: spec.expires_at_ms,
-            })
+            .insert(
+                &NewToken {
+                    name: &spec.name,
+                    hash: token.hash(),
+                    role: spec.role,
+                    cluster: spec.cluster.as_deref(),
+                    created_by: &by.name,
+                    created_at_ms: now_ms,
+                    expires_at_ms: spec.expires_at_ms,
+                },
+                audit,
+            )
             .await?;
         let stored = self
             .table
@@ -108,15 +119,22 @@ impl Tokens {
     }
 
     /// Revokes the live token `name`; it stops working in this process at
-    /// once (the cache is dropped).
-    pub async fn revoke(&self, name: &str, by: &Principal, now_ms: i64) -> Result<StoredToken> {
+    /// once (the cache is dropped). `audit`: the call's event, written with
+    /// the revocation.
+    pub async fn revoke(
+        &self,
+        name: &str,
+        by: &Principal,
+        now_ms: i64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<StoredToken> {
         by.require_all_clusters("revoking tokens")?;
         let token = self
             .table
             .live(name)
             .await?
             .ok_or_else(|| Error::TokenNotFound(name.to_owned()))?;
-        if !self.table.revoke(token.id, now_ms).await? {
+        if !self.table.revoke(token.id, now_ms, audit).await? {
             return Err(Error::TokenNotFound(name.to_owned()));
         }
         self.verifier.forget_all();
@@ -167,7 +185,7 @@ impl Tokens {
             return Ok(kept.clone());
         }
         if let Some(live) = live {
-            self.table.revoke(live.id, now_ms).await?;
+            self.table.revoke(live.id, now_ms, None).await?;
             self.verifier.forget_all();
         }
         let spec = TokenSpec {
@@ -180,7 +198,9 @@ impl Tokens {
             name: "obup".into(),
             ..Principal::open()
         };
-        Ok(self.create(&spec, &by, now_ms).await?.1)
+        // Not a call anyone made: a deployment's own start-up keeps its
+        // tokens, which is not audited (the log has it).
+        Ok(self.create(&spec, &by, now_ms, None).await?.1)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use obup_kit::audit::{self, AuditEvent};
 use obup_kit::auth::{Role, TokenHash, TokenLookup, TokenRecord};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -40,8 +41,10 @@ impl TokenTable {
         }
     }
 
-    pub async fn insert(&self, t: &NewToken<'_>) -> Result<()> {
+    /// Inserts the token and, in the same transaction, `audit`.
+    pub async fn insert(&self, t: &NewToken<'_>, audit: Option<&AuditEvent>) -> Result<()> {
         let _writing = self.write_lock().await;
+        let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO api_token (name, hash, role, cluster_id, created_by, created_at_ms, expires_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -53,7 +56,7 @@ impl TokenTable {
         .bind(t.created_by)
         .bind(t.created_at_ms)
         .bind(t.expires_at_ms)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match inserted {
             Ok(_) => {}
@@ -62,6 +65,10 @@ impl TokenTable {
             }
             Err(e) => return Err(e.into()),
         }
+        if let Some(event) = audit {
+            audit::insert(&mut tx, event).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -106,16 +113,23 @@ impl TokenTable {
     }
 
     /// Revokes token `id` if it is still live; false if it was not.
-    pub async fn revoke(&self, id: i64, now_ms: i64) -> Result<bool> {
+    /// `audit` is written with the revocation (not when nothing changed).
+    pub async fn revoke(&self, id: i64, now_ms: i64, audit: Option<&AuditEvent>) -> Result<bool> {
         let _writing = self.write_lock().await;
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE api_token SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL",
         )
         .bind(now_ms)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let revoked = done.rows_affected() == 1;
+        if let (true, Some(event)) = (revoked, audit) {
+            audit::insert(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     pub async fn cluster_exists(&self, name: &str) -> Result<bool> {

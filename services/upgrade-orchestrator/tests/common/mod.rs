@@ -126,6 +126,7 @@ pub async fn register_with(
             },
             true,
             1,
+            None,
         )
         .await
         .unwrap();

@@ -1,7 +1,7 @@
 //! The middleware in front of every gRPC route: which role a method needs,
 //! and whether the caller (by its token, or its client certificate) has it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::token::bearer;
 use super::verify::Verifier;
 use super::{AuthError, Principal, Role};
+use crate::audit::{AuditEvent, AuditSink};
 use crate::tls::ClientCertificate;
 
 /// Services anyone may call: load balancers probe health without a token,
@@ -21,10 +22,12 @@ const PUBLIC_SERVICES: &[&str] = &[
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
-/// The role each method needs, by its path (`/package.Service/Method`).
+/// The role each method needs, by its path (`/package.Service/Method`),
+/// and which methods change something (their refusals are audited).
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     roles: HashMap<&'static str, Role>,
+    mutating: HashSet<&'static str>,
 }
 
 impl Policy {
@@ -36,7 +39,23 @@ impl Policy {
                 roles.insert(*path, *role);
             }
         }
-        Self { roles }
+        Self {
+            roles,
+            mutating: HashSet::new(),
+        }
+    }
+
+    /// The same policy, knowing which methods change something (see each
+    /// service's `access::MUTATING`).
+    pub fn mutating(mut self, sets: &[&[&'static str]]) -> Self {
+        self.mutating
+            .extend(sets.iter().flat_map(|set| set.iter().copied()));
+        self
+    }
+
+    /// Whether the method at `path` changes something.
+    pub fn mutates(&self, path: &str) -> bool {
+        self.mutating.contains(path)
     }
 
     /// `None`: public. A method no table names needs the highest role
@@ -56,6 +75,11 @@ pub struct Gate {
     /// the services' configuration).
     pub verifier: Option<Arc<Verifier>>,
     pub policy: Policy,
+    /// Where refusals of mutating calls are recorded; `None`: they are
+    /// only logged. Refused reads are never recorded: they change nothing,
+    /// and a flood of them (a scanner, a misconfigured dashboard) would
+    /// drown the changes the trail is for; the log has them.
+    pub audit: Option<Arc<dyn AuditSink>>,
 }
 
 impl Gate {
@@ -100,9 +124,10 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let now_ms = now_ms();
+    let path = request.uri().path().to_owned();
     let admitted = gate
         .admit(
-            request.uri().path(),
+            &path,
             request
                 .headers()
                 .get(axum::http::header::AUTHORIZATION)
@@ -119,7 +144,21 @@ pub async fn authenticate(
             next.run(request).await
         }
         Err(e) => {
-            tracing::info!(method = %request.uri().path(), code = e.code(), "call refused: {e}");
+            tracing::info!(method = %path, code = e.code(), "call refused: {e}");
+            if let Some(sink) = gate.audit.as_ref().filter(|_| gate.policy.mutates(&path)) {
+                let peer = request
+                    .extensions()
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0);
+                let event = AuditEvent::refused(
+                    &path,
+                    request.headers(),
+                    request.extensions().get::<ClientCertificate>(),
+                    peer,
+                    &e,
+                );
+                sink.record(&path, event).await;
+            }
             tonic::Status::from(e)
                 .into_http::<axum::body::Body>()
                 .into_response()
