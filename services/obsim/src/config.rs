@@ -169,12 +169,14 @@ impl Default for ErrorCodes {
 }
 
 impl ErrorCodes {
-    /// The error for a refused change. `System config unknown` is the PyPI
-    /// kernel's (verified); the rest are this table's.
+    /// The error for a refused change. `System config unknown` and
+    /// `Invalid config` are the PyPI kernel's (verified); the rest are this
+    /// table's.
     pub fn refusal(&self, r: &crate::state::Refusal) -> SqlError {
         use crate::state::Refusal as R;
         let (code, state) = match r {
             R::UnknownParameter(_) => return SqlError::new(5099, "42000", r.to_string()),
+            R::InvalidValue(_) => return SqlError::new(4147, "HY000", r.to_string()),
             R::StopZone(_) => &self.stop_zone_refused,
             R::EndRollingUpgrade(_) => &self.end_rolling_refused,
             R::UnknownZone(_) => &self.unknown_zone,

@@ -129,9 +129,10 @@ struct Serve {
     /// `{"pattern":"stop_zone","action":{"kind":"fail","nth":1,"code":4179}}`.
     #[arg(long = "fault")]
     faults: Vec<String>,
-    /// How sqlx's connect-time SET is refused: `syntax` (1064) or
-    /// `unknown_collation` (1273).
-    #[arg(long, default_value = "syntax")]
+    /// How a connect-time SET naming `utf8mb4_unicode_ci` is refused:
+    /// `unknown_collation` (1273, the PyPI kernel's answer) or `syntax`
+    /// (1064).
+    #[arg(long, default_value = "unknown_collation")]
     sqlx_refusal: String,
 }
 

@@ -1,6 +1,7 @@
 //! Test helpers shared by obup's crates. Everything here is real: RPMs built
-//! by the `rpm` crate, an S3 server (s3s-fs) on a loopback port, and fresh
-//! PostgreSQL databases on the local server.
+//! by the `rpm` crate, an S3 server (s3s-fs) on a loopback port, fresh
+//! PostgreSQL databases on the local server, and the real OceanBase kernel
+//! from PyPI.
 //!
 //! # Layout
 //! - `rpm_fixture`: RPM packages, normal and hostile (re-exported).
@@ -10,6 +11,7 @@
 //! - `process`: service binaries as real processes, killed with SIGKILL.
 //! - `rpmbuild`: packages made by the system's `rpmbuild` from an `RpmSpec`.
 //! - `bench`: what the benchmarks share (package, baseline).
+//! - `seekdb`: the real OceanBase kernel from PyPI, for the kernel tests.
 
 pub mod bench;
 pub mod pg;
@@ -17,6 +19,7 @@ pub mod private_pg;
 pub mod process;
 pub mod rpmbuild;
 pub mod s3;
+pub mod seekdb;
 
 /// Real RPM packages, normal and hostile (the `obup-rpm-build` crate).
 pub use obup_rpm_build as rpm_fixture;
@@ -26,6 +29,7 @@ pub use pg::TestDb;
 pub use private_pg::PrivatePostgres;
 pub use process::ServiceProcess;
 pub use s3::TestS3;
+pub use seekdb::Seekdb;
 
 /// Every file below `root` (none if it does not exist), as sorted paths
 /// relative to it: what an object store directory holds, say.

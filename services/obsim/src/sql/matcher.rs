@@ -7,11 +7,12 @@
 //! - anything else: `1064 (42000) obsim: unsupported statement: <text>`,
 //!   counted, so that drift between clients and the catalogue is loud.
 //!
-//! sqlx's default connect-time `SET sql_mode=(...),time_zone=...,NAMES
-//! utf8mb4 COLLATE utf8mb4_unicode_ci` is refused as OceanBase refuses it
-//! (real-driver.md §4.3 #1): `1064` near the collation by default (the
-//! OceanBase issue thread), or `1273 Unknown collation` (what the PyPI
-//! kernel answers), as configured.
+//! The connect-time `SET sql_mode=(...),time_zone=...,NAMES utf8mb4 COLLATE
+//! utf8mb4_unicode_ci` of sqlx before 0.9 (and of 0.9 given that collation)
+//! is refused as OceanBase refuses it (real-driver.md §4.3 #1):
+//! `1273 Unknown collation` by default, what the PyPI kernel answers
+//! (`tests/kernel.rs`), or `1064` near the collation, as in the issue
+//! thread of an OceanBase of unknown version, as configured.
 
 use regex::{Captures, Regex, RegexSet};
 
@@ -25,10 +26,10 @@ use super::normalize::{Token, tokens};
 pub enum SqlxRefusal {
     /// `1064 (42000) ... near 'utf8mb4 COLLATE utf8mb4_unicode_ci;'`, as in
     /// the issue thread of a real OceanBase (real-driver.md §4.3).
-    #[default]
     Syntax,
     /// `1273 (HY000) Unknown collation: 'utf8mb4_unicode_ci'`, the PyPI
-    /// kernel's answer (§0.1).
+    /// kernel's answer (§0.1), checked by `tests/kernel.rs`.
+    #[default]
     UnknownCollation,
 }
 

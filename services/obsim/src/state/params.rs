@@ -150,6 +150,22 @@ pub const PARAMS: &[ParamSpec] = &[
     ),
 ];
 
+/// Whether the PyPI kernel takes `value` for `spec`: it refuses a BOOL
+/// that is not one of its words (`maybe`) and a `syslog_level` that is not
+/// a level (`LOUD`, empty) with `4147 Invalid config`. Other types are
+/// not checked (their rules are not verified here).
+pub fn accepts(spec: &ParamSpec, value: &str) -> bool {
+    let any = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(value));
+    match (spec.name, spec.data_type) {
+        (_, "BOOL") => any(&[
+            "true", "false", "t", "f", "yes", "no", "y", "n", "on", "off", "1", "0",
+        ]),
+        // The levels `seekdb --help` lists for `--log-level`.
+        ("syslog_level", _) => any(&["ERROR", "WARN", "INFO", "EDIAG", "WDIAG", "TRACE", "DEBUG"]),
+        _ => true,
+    }
+}
+
 /// The spec of `name` (parameter names are case-insensitive).
 pub fn spec(name: &str) -> Option<&'static ParamSpec> {
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))

@@ -141,6 +141,9 @@ pub enum Refusal {
     UnknownTenant(String),
     #[error("System config unknown")]
     UnknownParameter(String),
+    /// A value the parameter's type refuses (the name is kept for logs).
+    #[error("Invalid config")]
+    InvalidValue(String),
     #[error("{0}")]
     StopZone(String),
     #[error("{0}")]
@@ -362,6 +365,9 @@ impl Cluster {
         t: &Timing,
     ) -> Result<(), Refusal> {
         let spec = params::spec(name).ok_or_else(|| Refusal::UnknownParameter(name.into()))?;
+        if !params::accepts(spec, value) {
+            return Err(Refusal::InvalidValue(name.into()));
+        }
         let target = match (spec.scope, scope) {
             (ParamScope::Cluster, SetScope::Server(addr)) => {
                 let s = self.servers.iter().find(|s| s.addr() == *addr);

@@ -138,6 +138,16 @@ impl Driver {
         &self.config
     }
 
+    /// One statement on the first endpoint that answers, through the
+    /// driver's own path: its pools and connect options, text protocol,
+    /// rows as text, and server errors as [`Error::Sql`]. Public so that
+    /// the kernel test (`tests/kernel.rs`) can send the driver's statements
+    /// to a real OceanBase that lacks the cluster views its operations read
+    /// first; everything else goes through the operations below.
+    pub async fn query(&self, sql: obup_ob_sql::Sql) -> Result<Vec<Row>> {
+        self.rows(sql, &[]).await
+    }
+
     async fn rows(&self, sql: obup_ob_sql::Sql, avoid: &[String]) -> Result<Vec<Row>> {
         self.conns.query(&sql, avoid).await
     }

@@ -33,6 +33,15 @@ pub const SESSION: &[Shape] = &[
         example: "SET time_zone = '+00:00'",
         columns: &[],
     },
+    // sqlx 0.9's connect-time statement when a client keeps its default
+    // options (`sqlx-mysql-0.9.0/src/options/connect.rs`); the PyPI kernel
+    // accepts it. The driver connects without it (real-driver.md §4.3).
+    Shape {
+        id: "sqlx_connect",
+        example: "SET sql_mode=(SELECT CONCAT(@@sql_mode, ',PIPES_AS_CONCAT,NO_ENGINE_SUBSTITUTION')),\
+                  time_zone='+00:00',NAMES utf8mb4;",
+        columns: &[],
+    },
     // `START TRANSACTION`, `BEGIN`, `COMMIT`, `ROLLBACK`.
     Shape {
         id: "transaction",

@@ -323,11 +323,16 @@ pub const DEFS: &[Def] = &[
         "ALTER SYSTEM MINOR FREEZE SERVER [=] {servers:list}",
         |c, _| Ok(Answer::Apply(Op::MinorFreezeServers(c.list("servers")))),
     ),
+    // Without a TENANT clause, as the PyPI kernel accepts it: in the sys
+    // tenant it freezes the sys tenant, whose log streams are on every
+    // server [inferred].
     def(
         "minor_freeze_tenant",
-        "ALTER SYSTEM MINOR FREEZE TENANT [=] {tenant:name}",
+        "ALTER SYSTEM MINOR FREEZE [TENANT [=] {tenant:name}]",
         |c, q| {
-            tenant_exists(q, &c.text("tenant").unwrap_or_default())?;
+            if let Some(t) = c.text("tenant") {
+                tenant_exists(q, &t)?;
+            }
             Ok(Answer::Apply(Op::MinorFreezeAll))
         },
     ),

@@ -39,6 +39,20 @@ pub const DEFS: &[Def] = &[
             Ok(Answer::Ok)
         },
     ),
+    // sqlx 0.9's connect-time statement with its default options. The PyPI
+    // kernel accepts it (services/obsim/tests/kernel.rs), so a client
+    // without bare options connects; the form that names
+    // `COLLATE utf8mb4_unicode_ci` (older sqlx, or `.collation(..)`) does
+    // not match here and is refused as the matcher says.
+    def(
+        "sqlx_connect",
+        "SET sql_mode = (SELECT CONCAT(@@sql_mode, {modes:str})) [, time_zone = {tz:str}] \
+         [, NAMES {cs:value}]",
+        |c, q| match c.text("tz") {
+            Some(_) => set_time_zone(c, q),
+            None => ok(c, q),
+        },
+    ),
     def(
         "set_time_zone",
         "SET [{scope:re:SESSION}] {var:re:(?:@@session\\.|@@)?time_zone} = {tz:str}",
