@@ -57,6 +57,13 @@ struct Cached {
 pub struct Verifier {
     lookup: Arc<dyn TokenLookup>,
     cache: Mutex<HashMap<TokenHash, Cached>>,
+    /// Held while a missed token is looked up. When a cached answer
+    /// expires under load, a thousand concurrent calls with that token all
+    /// miss at once; without this they would all ask the database (the
+    /// auth-cost load run showed that stampede). With it one asks, the
+    /// others wait and find its answer cached. Misses are rare (one per
+    /// token per TTL), so serializing them costs nothing in the common case.
+    lookups: tokio::sync::Mutex<()>,
 }
 
 impl Verifier {
@@ -64,6 +71,7 @@ impl Verifier {
         Self {
             lookup,
             cache: Mutex::new(HashMap::new()),
+            lookups: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -73,13 +81,20 @@ impl Verifier {
         let (record, touch) = match self.cached(hash) {
             Some(hit) => hit,
             None => {
-                let record = self
-                    .lookup
-                    .find(hash)
-                    .await
-                    .map_err(AuthError::Unavailable)?;
-                let touch = self.remember(hash, record.clone());
-                (record, touch)
+                let _single = self.lookups.lock().await;
+                // Another call may have looked it up while this one waited.
+                match self.cached(hash) {
+                    Some(hit) => hit,
+                    None => {
+                        let record = self
+                            .lookup
+                            .find(hash)
+                            .await
+                            .map_err(AuthError::Unavailable)?;
+                        let touch = self.remember(hash, record.clone());
+                        (record, touch)
+                    }
+                }
             }
         };
         let record = record.ok_or(AuthError::Unknown)?;
@@ -210,6 +225,36 @@ mod tests {
             1,
             "last use written once a minute"
         );
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_token_ask_once() {
+        #[derive(Debug, Default)]
+        struct Slow(Memory);
+        #[async_trait]
+        impl TokenLookup for Slow {
+            async fn find(&self, hash: TokenHash) -> Result<Option<TokenRecord>, String> {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                self.0.find(hash).await
+            }
+            async fn touch(&self, id: i64, at: i64) -> Result<(), String> {
+                self.0.touch(id, at).await
+            }
+        }
+        let slow = Arc::new(Slow::default());
+        let token = Token::generate();
+        slow.0.rows.lock().unwrap().insert(token.hash(), record(1));
+        let v = Arc::new(Verifier::new(slow.clone()));
+        let calls: Vec<_> = (0..200)
+            .map(|_| {
+                let (v, t) = (v.clone(), token.clone());
+                tokio::spawn(async move { v.verify(&t, 0).await.map(|p| p.name) })
+            })
+            .collect();
+        for c in calls {
+            assert_eq!(c.await.unwrap().unwrap(), "t1");
+        }
+        assert_eq!(slow.0.finds.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
