@@ -13,7 +13,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use tokio_rustls::rustls::sign::CertifiedKey;
 
-use super::{TlsError, certificates, private_key, provider, read};
+use super::{TlsError, certificates, client_roots, private_key, provider, read};
 
 /// How often a handshake may look at the certificate files: a stat of two
 /// files per second at most, however many clients connect.
@@ -59,17 +59,15 @@ impl ListenerTls {
         let builder = match &self.client_ca {
             None => builder.with_no_client_auth(),
             Some(path) => {
-                let mut roots = rustls::RootCertStore::empty();
-                for ca in certificates(&read(path)?, "the client CA")? {
-                    roots.add(ca)?;
-                }
                 // Optional: a client without a certificate goes on to the
                 // token check; one with a certificate this CA did not sign
                 // is refused in the handshake.
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                        .allow_unauthenticated()
-                        .build()?;
+                let verifier = WebPkiClientVerifier::builder_with_provider(
+                    client_roots(&read(path)?)?,
+                    provider(),
+                )
+                .allow_unauthenticated()
+                .build()?;
                 builder.with_client_cert_verifier(verifier)
             }
         };

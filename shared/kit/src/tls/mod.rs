@@ -38,7 +38,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
-use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+use tonic::transport::ClientTlsConfig;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +129,16 @@ pub(crate) fn private_key(pem: &str, what: &str) -> Result<PrivateKeyDer<'static
     })
 }
 
+/// The trust anchors client certificates are checked against: the CAs of a
+/// PEM bundle.
+pub(crate) fn client_roots(pem: &str) -> Result<Arc<rustls::RootCertStore>, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in certificates(pem, "the client CA")? {
+        roots.add(ca)?;
+    }
+    Ok(Arc::new(roots))
+}
+
 /// A server config that presents `identity`, requires every client to
 /// present a certificate signed by a CA of `client_ca` (PEM bundle), and
 /// speaks HTTP/2 (ALPN `h2`, as gRPC clients ask for).
@@ -136,12 +146,9 @@ pub fn server_config(
     identity: &KeyPairPem,
     client_ca: &str,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in certificates(client_ca, "the client CA")? {
-        roots.add(ca)?;
-    }
     let verifier =
-        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build()?;
+        WebPkiClientVerifier::builder_with_provider(client_roots(client_ca)?, provider())
+            .build()?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
@@ -162,19 +169,13 @@ pub fn client_config(
     identity: Option<&KeyPairPem>,
     domain: Option<&str>,
 ) -> Result<ClientTlsConfig, TlsError> {
-    // Parsed here so that a bad file fails at configuration, not at the
-    // first connection.
-    certificates(server_ca, "the server CA")?;
-    let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(server_ca));
-    if let Some(domain) = domain {
-        config = config.domain_name(domain);
-    }
-    if let Some(id) = identity {
-        certificates(&id.cert, "the client certificate")?;
-        private_key(&id.key, "the client key")?;
-        config = config.identity(Identity::from_pem(&id.cert, &id.key));
-    }
-    Ok(config)
+    // `ClientTls` parses both now, so that a bad file fails at
+    // configuration, not at the first connection.
+    let config = ClientTls::new(Some(server_ca.to_owned()), identity.cloned())?.tonic();
+    Ok(match domain {
+        Some(domain) => config.domain_name(domain),
+        None => config,
+    })
 }
 
 #[cfg(test)]
