@@ -513,25 +513,36 @@ async fn a_revoked_token_stops_at_once_and_a_token_for_no_cluster_is_refused() {
     );
 }
 
+/// Every method of the protos behind obup's gate (`/package.Service/Method`)
+/// with its declared idempotency level. The agent is reached with mutual
+/// TLS only, never through the gate.
+fn gated_methods() -> Vec<(String, prost_types::method_options::IdempotencyLevel)> {
+    use prost::Message;
+    use prost_types::method_options::IdempotencyLevel;
+    let set = prost_types::FileDescriptorSet::decode(obup_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut methods = Vec::new();
+    for file in set.file.iter().filter(|f| f.package() != "obup.agent.v1") {
+        for service in &file.service {
+            for m in &service.method {
+                let level = m
+                    .options
+                    .as_ref()
+                    .map_or(IdempotencyLevel::IdempotencyUnknown, |o| {
+                        o.idempotency_level()
+                    });
+                let path = format!("/{}.{}/{}", file.package(), service.name(), m.name());
+                methods.push((path, level));
+            }
+        }
+    }
+    methods
+}
+
 /// Every method of the services obup's gate guards has a role: a method
 /// added to a proto without one would need admin, silently.
 #[test]
 fn every_method_has_a_role() {
-    use prost::Message;
-    let set = prost_types::FileDescriptorSet::decode(obup_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut methods = BTreeSet::new();
-    for file in &set.file {
-        let package = file.package();
-        // The agent is reached with mutual TLS only, never through the gate.
-        if package == "obup.agent.v1" {
-            continue;
-        }
-        for service in &file.service {
-            for m in &service.method {
-                methods.insert(format!("/{package}.{}/{}", service.name(), m.name()));
-            }
-        }
-    }
+    let methods: BTreeSet<String> = gated_methods().into_iter().map(|(p, _)| p).collect();
     let listed: BTreeSet<String> = obup_package_store::grpc::access::ACCESS
         .iter()
         .chain(obup_upgrade_orchestrator::grpc::access::ACCESS)
@@ -546,29 +557,12 @@ fn every_method_has_a_role() {
 /// (its refusals by the gate too) once it is listed, and the test says so.
 #[test]
 fn the_audited_methods_are_the_ones_with_side_effects() {
-    use prost::Message;
     use prost_types::method_options::IdempotencyLevel;
-    let set = prost_types::FileDescriptorSet::decode(obup_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut mutating = BTreeSet::new();
-    for file in &set.file {
-        let package = file.package();
-        if package == "obup.agent.v1" {
-            continue;
-        }
-        for service in &file.service {
-            for m in &service.method {
-                let level = m
-                    .options
-                    .as_ref()
-                    .map_or(IdempotencyLevel::IdempotencyUnknown, |o| {
-                        o.idempotency_level()
-                    });
-                if level != IdempotencyLevel::NoSideEffects {
-                    mutating.insert(format!("/{package}.{}/{}", service.name(), m.name()));
-                }
-            }
-        }
-    }
+    let mutating: BTreeSet<String> = gated_methods()
+        .into_iter()
+        .filter(|(_, level)| *level != IdempotencyLevel::NoSideEffects)
+        .map(|(p, _)| p)
+        .collect();
     let listed: BTreeSet<String> = obup_package_store::grpc::access::MUTATING
         .iter()
         .chain(obup_upgrade_orchestrator::grpc::access::MUTATING)
