@@ -79,6 +79,9 @@ pub async fn run(server: &str, args: &AuditArgs) -> anyhow::Result<()> {
     if !args.follow {
         return Ok(());
     }
+    // On stderr, so that `--json` output stays one object per line; a
+    // script may wait for it before doing what it wants to see recorded.
+    eprintln!("following new events from here (Ctrl-C stops)");
     // Until the user stops it (Ctrl-C) or the server fails a call.
     loop {
         tokio::time::sleep(POLL).await;

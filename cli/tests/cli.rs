@@ -369,9 +369,15 @@ fn the_audit_trail_is_printed_and_followed() {
     let mut follower = server
         .command(&["audit", "--follow", "--json", "--limit", "0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Only what is recorded after its first read is new to it: wait for it.
+    // (The pipe stays open until the end: a closed stderr would fail it.)
+    let mut ready = String::new();
+    let mut errors = std::io::BufReader::new(follower.stderr.take().unwrap());
+    errors.read_line(&mut ready).unwrap();
+    assert!(ready.starts_with("following new events"), "{ready:?}");
     let lines = std::io::BufReader::new(follower.stdout.take().unwrap()).lines();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -404,6 +410,7 @@ fn the_audit_trail_is_printed_and_followed() {
     }
     let _ = follower.kill();
     let _ = follower.wait();
+    drop(errors);
     assert_eq!(seen.len(), 2, "the refusal, then the revocation: {seen:?}");
     assert_eq!(seen[0]["result"], "Auth.Token.Invalid", "{seen:?}");
     assert_eq!(seen[0]["actor"], "anonymous");
