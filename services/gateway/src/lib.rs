@@ -16,6 +16,7 @@ pub mod routes;
 pub mod security;
 mod trace;
 
+use obup_proto::pb::audit::v1::audit_client::AuditClient;
 use obup_proto::pb::orchestrator::v1::upgrade_orchestrator_client::UpgradeOrchestratorClient;
 use obup_proto::pb::packagestore::v1::package_store_client::PackageStoreClient;
 use tonic::service::interceptor::InterceptedService;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub security: security::Security,
     pub packages: PackageStoreClient<Backend>,
     pub orchestrator: UpgradeOrchestratorClient<Backend>,
+    /// The services' audit journals (the console's audit page).
+    pub audit: AuditClients,
     pub identity: Identity,
     pub started_at_ms: i64,
     /// The registered cluster this gateway answers for, as an obshell
@@ -49,6 +52,13 @@ pub struct AppState {
     /// Checks `Authorization: Bearer` tokens; `None`: only obshell's
     /// password scheme is taken.
     pub tokens: Option<std::sync::Arc<obup_kit::auth::Verifier>>,
+}
+
+/// Where each journal of the audit trail is kept.
+#[derive(Debug, Clone)]
+pub struct AuditClients {
+    pub orchestrator: AuditClient<Backend>,
+    pub packages: AuditClient<Backend>,
 }
 
 /// The agent version the gateway reports (v2 authentication needs an
@@ -67,12 +77,14 @@ impl AppState {
         backends: &Backends<'_>,
     ) -> Result<Self, Error> {
         let keys = security::Keys::load_or_create(&data_dir.join("gateway/rsa_key.der"), rsa_bits)?;
+        let sessions = security::Sessions::load_or_create(&data_dir.join("gateway/session.key"))?;
         let identity = Identity {
             ip: addr.ip().to_string(),
             port: addr.port(),
             version: AGENT_VERSION.into(),
         };
-        Self::new(security::Security::new(keys, passwords), backends, identity)
+        let security = security::Security::new(keys, passwords).with_sessions(sessions);
+        Self::new(security, backends, identity)
     }
 
     /// Clients that connect on first use to the `backends`.
@@ -82,20 +94,23 @@ impl AppState {
         identity: Identity,
     ) -> Result<Self, Error> {
         let token = backends.token;
+        let packages = lazy_channel(backends.packages, backends.tls)?;
+        let orchestrator = lazy_channel(backends.orchestrator, backends.tls)?;
+        let with = |channel: &Channel| {
+            InterceptedService::new(channel.clone(), trace::Interceptor::new(token))
+        };
         Ok(Self {
             security,
-            packages: PackageStoreClient::with_interceptor(
-                lazy_channel(backends.packages, backends.tls)?,
-                trace::Interceptor::new(token),
-            )
-            .max_encoding_message_size(8 << 20)
-            .max_decoding_message_size(8 << 20),
-            orchestrator: UpgradeOrchestratorClient::with_interceptor(
-                lazy_channel(backends.orchestrator, backends.tls)?,
-                trace::Interceptor::new(token),
-            )
-            .max_encoding_message_size(8 << 20)
-            .max_decoding_message_size(64 << 20),
+            packages: PackageStoreClient::new(with(&packages))
+                .max_encoding_message_size(8 << 20)
+                .max_decoding_message_size(8 << 20),
+            orchestrator: UpgradeOrchestratorClient::new(with(&orchestrator))
+                .max_encoding_message_size(8 << 20)
+                .max_decoding_message_size(64 << 20),
+            audit: AuditClients {
+                orchestrator: AuditClient::new(with(&orchestrator)),
+                packages: AuditClient::new(with(&packages)),
+            },
             identity,
             started_at_ms: chrono::Utc::now().timestamp_millis(),
             cluster: String::new(),
@@ -107,6 +122,12 @@ impl AppState {
     /// `verifier`.
     pub fn with_tokens(mut self, verifier: std::sync::Arc<obup_kit::auth::Verifier>) -> Self {
         self.tokens = Some(verifier);
+        self
+    }
+
+    /// Served over TLS: the console's cookies are marked `Secure`.
+    pub fn over_tls(mut self, tls: bool) -> Self {
+        self.security.sessions.set_secure(tls);
         self
     }
 

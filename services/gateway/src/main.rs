@@ -64,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
         tls: &dial,
     };
     let state = AppState::open(&data_dir, bits, passwords, addr, &backends)?
-        .for_cluster(&env("OBUP_GATEWAY_CLUSTER").unwrap_or_default());
+        .for_cluster(&env("OBUP_GATEWAY_CLUSTER").unwrap_or_default())
+        .over_tls(tls.is_some());
     // With a token of its own, the gateway also takes callers' tokens
     // (`Authorization: Bearer`), checked with the orchestrator that keeps them.
     let state = match &token {

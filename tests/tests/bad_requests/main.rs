@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 #[path = "../common/mod.rs"]
 mod common;
+mod console;
 mod grpc;
 mod rest;
 mod tls;

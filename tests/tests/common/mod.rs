@@ -238,6 +238,12 @@ impl App {
 /// is written while the response is read, so that a server answering
 /// before the whole body arrived (413) is heard.
 pub async fn http(url: &str, request: &[u8]) -> (u16, Vec<u8>) {
+    let (status, _, body) = exchange(url, request).await;
+    (status, body)
+}
+
+/// The same, with the response's head (status line and headers).
+pub async fn exchange(url: &str, request: &[u8]) -> (u16, String, Vec<u8>) {
     let addr = url.trim_start_matches("http://");
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut rx, mut tx) = tcp.into_split();
@@ -257,9 +263,9 @@ pub async fn http(url: &str, request: &[u8]) -> (u16, Vec<u8>) {
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..head_end]);
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, raw[head_end + 4..].to_vec())
+    (status, head, raw[head_end + 4..].to_vec())
 }
 
 /// The stable error code on a status ("" without one).

@@ -5,6 +5,8 @@
 //! envelope — axum's own 404/405/413, a panic — into one.
 
 mod agent;
+mod assets;
+mod console;
 mod events;
 mod packages;
 mod tasks;
@@ -69,6 +71,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(tasks::get_dag).post(tasks::operate_dag),
         )
         .route("/api/v1/task/dag/{id}/events", get(events::dag_events))
+        .route(
+            "/api/v1/console/session",
+            get(console::session)
+                .post(console::sign_in)
+                .delete(console::sign_out),
+        )
+        .route("/api/v1/console/clusters", get(console::clusters))
+        .route("/api/v1/console/plan", post(console::plan))
+        .route("/api/v1/console/dags", get(console::dags))
+        .route("/api/v1/console/audit", get(console::audit))
+        .route("/", get(assets::index))
+        .route("/console/app.js", get(assets::script))
+        .route("/console/app.css", get(assets::style))
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .layer(middleware::from_fn(envelope_everything))
         .with_state(state)
@@ -192,6 +207,7 @@ impl Authed {
         // token's name only for bearer tokens, so nothing else is copied.
         let who = match (auth.scheme, auth.agent) {
             (crate::security::Scheme::Bearer, _) => format!("token {}", auth.auth),
+            (crate::security::Scheme::Session, _) => format!("console, {}", auth.auth),
             (_, true) => "agent password".to_owned(),
             (_, false) => "root password".to_owned(),
         };
@@ -232,6 +248,29 @@ impl FromRequestParts<Arc<AppState>> for Authed {
                 Ok(auth) => Ok(Self::admitted(meta, auth)),
                 Err(e) => Err(reply(&meta, Err(e.into()))),
             };
+        }
+        // The console's session cookie, where no other scheme is offered.
+        let sealed_header = crate::security::CARRIERS
+            .iter()
+            .any(|(name, ..)| parts.headers.contains_key(*name));
+        if !sealed_header {
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            match crate::security::signed_in::admit(
+                state,
+                &parts.headers,
+                &parts.method,
+                target,
+                now_ms,
+            )
+            .await
+            {
+                Ok(Some((auth, signed_in))) => {
+                    parts.extensions.insert(signed_in);
+                    return Ok(Self::admitted(meta, auth));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(reply(&meta, Err(e.into()))),
+            }
         }
         // Set by the server for every connection (obup_kit::grpc::serve).
         let peer = parts

@@ -31,11 +31,16 @@ pub fn offered(headers: &axum::http::HeaderMap) -> Option<&[u8]> {
     is_bearer.then(|| value.as_bytes())
 }
 
-/// The role a REST request with `method` needs.
-pub fn needs(method: &Method) -> Role {
-    match *method {
-        Method::GET | Method::HEAD => Role::Viewer,
-        Method::DELETE => Role::Admin,
+/// The role a REST request with `method` to `path` needs. The console's
+/// plan is a read (as `PlanUpgrade` is on gRPC), its audit trail admins'.
+pub fn needs(method: &Method, path: &str) -> Role {
+    let path = path.split('?').next().unwrap_or(path);
+    match (method, path) {
+        (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/v1/console/audit") => Role::Admin,
+        (&Method::GET | &Method::HEAD, _) => Role::Viewer,
+        (&Method::POST, "/api/v1/console/plan") => Role::Viewer,
+        (&Method::DELETE, "/api/v1/console/session") => Role::Viewer,
+        (&Method::DELETE, _) => Role::Admin,
         _ => Role::Operator,
     }
 }
@@ -52,27 +57,14 @@ pub async fn admit(
 ) -> Result<AuthHeader, ApiError> {
     let token = bearer(Some(authorization)).map_err(refused)?;
     let principal = verifier.verify(&token, now_ms).await.map_err(refused)?;
-    let need = needs(method);
-    if principal.role < need {
-        return Err(refused(AuthError::Role {
-            method: format!("{method} {}", target.split('?').next().unwrap_or(target)),
-            need,
-            have: principal.role,
-            name: principal.name,
-        }));
-    }
-    if let Some(own) = &principal.cluster
-        && own != cluster
-    {
-        return Err(refused(AuthError::OtherCluster {
-            own: own.clone(),
-            requested: if cluster.is_empty() {
-                "the gateway's (unnamed)".into()
-            } else {
-                cluster.to_owned()
-            },
-        }));
-    }
+    authorize(
+        &principal.name,
+        principal.role,
+        principal.cluster.as_deref(),
+        method,
+        target,
+        cluster,
+    )?;
     Ok(AuthHeader {
         auth: principal.name,
         ts: String::new(),
@@ -83,9 +75,43 @@ pub async fn admit(
     })
 }
 
+/// Whether a caller named `name` with `role` (limited to cluster `own`,
+/// if any) may make this request on the gateway of `cluster`.
+pub fn authorize(
+    name: &str,
+    role: Role,
+    own: Option<&str>,
+    method: &Method,
+    target: &str,
+    cluster: &str,
+) -> Result<(), ApiError> {
+    let need = needs(method, target);
+    if role < need {
+        return Err(refused(AuthError::Role {
+            method: format!("{method} {}", target.split('?').next().unwrap_or(target)),
+            need,
+            have: role,
+            name: name.to_owned(),
+        }));
+    }
+    if let Some(own) = own
+        && own != cluster
+    {
+        return Err(refused(AuthError::OtherCluster {
+            own: own.to_owned(),
+            requested: if cluster.is_empty() {
+                "the gateway's (unnamed)".into()
+            } else {
+                cluster.to_owned()
+            },
+        }));
+    }
+    Ok(())
+}
+
 /// A token refusal in obshell's envelope: 401 (obshell's 10008) for who
 /// are you, 403 for not you.
-fn refused(e: AuthError) -> ApiError {
+pub(crate) fn refused(e: AuthError) -> ApiError {
     let status = match e.grpc_code() {
         tonic::Code::Unauthenticated => StatusCode::UNAUTHORIZED,
         tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,

@@ -8,6 +8,8 @@ mod gcm;
 mod header;
 mod header_json;
 mod keys;
+pub mod session;
+pub mod signed_in;
 mod throttle;
 
 use axum::http::{HeaderMap, StatusCode};
@@ -17,6 +19,7 @@ pub use client::{gcm_header, sdk_header};
 pub use gcm::{SCHEME as GCM_SCHEME, encrypt as gcm_encrypt};
 pub use header::{AGENT_HEADER, AuthHeader, OB_HEADER, Passwords, ReplayGuard, Scheme};
 pub use keys::Keys;
+pub use session::Sessions;
 pub use throttle::{MAX_FAILURES, Throttle};
 
 use crate::envelope::{ApiError, RequestMeta};
@@ -36,6 +39,8 @@ pub(crate) const CARRIERS: [(&str, bool, Scheme); 4] = [
 pub struct Security {
     pub keys: Keys,
     pub passwords: Passwords,
+    /// The web console's sessions.
+    pub sessions: Sessions,
     replay: ReplayGuard,
     throttle: Throttle,
 }
@@ -45,6 +50,7 @@ impl Security {
         Self {
             keys,
             passwords,
+            sessions: Sessions::ephemeral(),
             replay: ReplayGuard::default(),
             throttle: Throttle::default(),
         }
@@ -73,6 +79,40 @@ impl Security {
             }
         }
         result
+    }
+
+    /// Sessions sealed with `sessions`' key (kept in the data dir, so that
+    /// they outlive restarts).
+    pub fn with_sessions(mut self, sessions: Sessions) -> Self {
+        self.sessions = sessions;
+        self
+    }
+
+    /// Checks the root password a console sign-in sends, throttled per
+    /// source address as the sealed headers are.
+    pub fn check_root_password(
+        &self,
+        password: &str,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<(), ApiError> {
+        if let Some(ip) = peer {
+            self.throttle.check(ip)?;
+        }
+        if header::constant_time_eq(password.as_bytes(), self.passwords.root.as_bytes()) {
+            if let Some(ip) = peer {
+                self.throttle.succeeded(ip);
+            }
+            return Ok(());
+        }
+        if let Some(ip) = peer {
+            self.throttle.failed(ip);
+        }
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Security.Authentication.IncorrectOceanbasePassword",
+            "Unauthorized: OceanBase password is incorrect",
+        )
+        .with_code(10008))
     }
 
     fn check_header(

@@ -77,7 +77,12 @@ impl Verifier {
 
     /// The caller a token stands for, or why it stands for nobody.
     pub async fn verify(&self, token: &Token, now_ms: i64) -> Result<Principal, AuthError> {
-        let hash = token.hash();
+        self.verify_hash(token.hash(), now_ms).await
+    }
+
+    /// The same, for a token known by its hash only (the web console's
+    /// sessions keep the hash, never the token).
+    pub async fn verify_hash(&self, hash: TokenHash, now_ms: i64) -> Result<Principal, AuthError> {
         let (record, touch) = match self.cached(hash) {
             Some(hit) => hit,
             None => {
