@@ -32,6 +32,13 @@ fn packages(edition: Edition, arch: &str) -> Vec<RpmSpec> {
     }
 }
 
+/// The demo's packages for a CE cluster on this machine's architecture,
+/// as files to upload (`--demo-no-packages` leaves them to the user: the
+/// web console's browser test uploads them through the page).
+pub fn ce_packages() -> Vec<RpmSpec> {
+    packages(Edition::Ce, crate::dev::rpm_arch())
+}
+
 /// Stores the demo packages (identical bytes are stored once, so this is
 /// harmless on every start).
 pub async fn seed(

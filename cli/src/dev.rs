@@ -326,7 +326,7 @@ pub struct Dev {
 
 /// The architecture name RPM uses for this machine (the demo hosts are
 /// this machine).
-fn rpm_arch() -> &'static str {
+pub(crate) fn rpm_arch() -> &'static str {
     match std::env::consts::ARCH {
         "aarch64" => "aarch64",
         _ => "x86_64",
@@ -424,7 +424,8 @@ impl Dev {
         };
         let gateway = Arc::new(
             obup_gateway::AppState::open(&data_dir, args.rsa_bits, passwords, addr, &backends)?
-                .with_tokens(orchestrator.tokens.verifier()),
+                .with_tokens(orchestrator.tokens.verifier())
+                .over_tls(tls.is_some()),
         );
         let cli_token_file = if addr.ip().is_loopback() {
             if let Some(tls) = &tls {
@@ -704,6 +705,7 @@ fn quickstart(
     };
     format!(
         "obup dev listening on {scheme}://{addr} (data in {data})\n\
+         web console: {scheme}://{addr}/ (sign in with the admin token)\n\
          {token}\n\
          {cluster}\n\
          \n\

@@ -15,7 +15,7 @@ mod client;
 pub use client::{use_tls_for, use_token_for};
 mod cluster;
 mod dag;
-mod demo;
+pub mod demo;
 pub mod dev;
 pub mod dev_tls;
 pub mod dev_tokens;

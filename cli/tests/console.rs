@@ -1,0 +1,112 @@
+//! The web console in a real browser: Debian's Chromium, driven by
+//! Selenium (PyPI) through Debian's ChromeDriver, against `obup dev
+//! --demo` with a failure injected into the upgrade. The scenario is in
+//! `tests/console/drive.py`: sign in, upload by the page, plan, check,
+//! start, watch it fail, retry from the page, watch it succeed, the other
+//! pages, sign out, phone width; no console error anywhere. Screenshots
+//! are kept under `<target>/obup-console-screenshots/`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::DevServer;
+
+const SELENIUM: &str = "selenium==4.50.0";
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/console/drive.py");
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// `<target>` of this test binary (`<target>/debug/deps/console-*`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_owned()
+}
+
+/// A virtualenv with Selenium, made once per target dir and reused.
+fn python() -> PathBuf {
+    let dir = target_dir().join("obup-console-venv-4.50.0");
+    let python = dir.join("bin/python");
+    // Written last: a pip that failed halfway is run again next time.
+    let complete = dir.join(".complete");
+    if !complete.exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "python3 with venv is needed for the browser test"
+        );
+        let pip = Command::new(dir.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                SELENIUM,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            pip.status.success(),
+            "pip install {SELENIUM}: {}",
+            String::from_utf8_lossy(&pip.stderr)
+        );
+        std::fs::write(&complete, SELENIUM).unwrap();
+    }
+    python
+}
+
+#[test]
+fn an_upgrade_runs_through_the_web_console_in_a_real_browser() {
+    for needed in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            std::path::Path::new(needed).exists(),
+            "{needed} is missing: install Debian's chromium and chromium-driver (scripts/test does)"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut packages = Vec::new();
+    for spec in obup_cli::demo::ce_packages() {
+        let path = dir.path().join(spec.file_name());
+        std::fs::write(&path, spec.build()).unwrap();
+        packages.push(path);
+    }
+    let mut flags = common::demo_flags(&common::random_prefix());
+    flags.extend([
+        "--demo-no-packages".into(),
+        "--demo-fail".into(),
+        "start_zone@2".into(),
+    ]);
+    let server = DevServer::start(&dir.path().join("data"), &flags);
+    let token_file = dir.path().join("admin.token");
+    std::fs::write(&token_file, server.admin_token().secret()).unwrap();
+    let screenshots = target_dir().join("obup-console-screenshots");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    std::fs::create_dir_all(&screenshots).unwrap();
+
+    let mut drive = Command::new(python());
+    drive
+        .arg(SCRIPT)
+        .args(["--url", &server.url])
+        .arg("--token-file")
+        .arg(&token_file)
+        .arg("--screenshots")
+        .arg(&screenshots)
+        .args(["--version", obup_cli::demo::VERSION])
+        .args(["--release", obup_cli::demo::RELEASE]);
+    for p in &packages {
+        drive.arg("--package").arg(p);
+    }
+    let out = drive.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    println!("screenshots in {}", screenshots.display());
+    assert!(
+        out.status.success(),
+        "the browser scenario failed (screenshots in {}):\n{stdout}\n{stderr}",
+        screenshots.display()
+    );
+}
