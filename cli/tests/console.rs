@@ -58,8 +58,19 @@ fn python() -> PathBuf {
     python
 }
 
+/// A free loopback port (bound, then released for `obup dev` to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[test]
 fn an_upgrade_runs_through_the_web_console_in_a_real_browser() {
+    use std::io::{BufRead, Write};
+
     for needed in [CHROMIUM, CHROMEDRIVER] {
         assert!(
             std::path::Path::new(needed).exists(),
@@ -76,12 +87,31 @@ fn an_upgrade_runs_through_the_web_console_in_a_real_browser() {
     let mut flags = common::demo_flags(&common::random_prefix());
     flags.extend([
         "--demo-no-packages".into(),
-        "--demo-fail".into(),
-        "start_zone@2".into(),
+        // Starting a zone takes 1.5 s: the retried upgrade runs long
+        // enough for obup to be killed and restarted under the page.
+        "--demo-delay".into(),
+        "start_zone=1500".into(),
     ]);
-    let server = DevServer::start(&dir.path().join("data"), &flags);
+    // The restarted obup runs without the fault: its count of executions
+    // starts again, and the second "start zone" would fail once more.
+    let restart_flags = flags.clone();
+    flags.extend(["--demo-fail".into(), "start_zone@2".into()]);
+    let data = dir.path().join("data");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut server = DevServer::start_on(&listen, &data, &flags);
     let token_file = dir.path().join("admin.token");
     std::fs::write(&token_file, server.admin_token().secret()).unwrap();
+    let viewer = server.obup(&[
+        "token",
+        "create",
+        "--name",
+        "console-viewer",
+        "--role",
+        "viewer",
+    ]);
+    assert!(viewer.status.success(), "{}", common::stderr(&viewer));
+    let viewer_file = dir.path().join("viewer.token");
+    std::fs::write(&viewer_file, common::stdout(&viewer).trim()).unwrap();
     let screenshots = target_dir().join("obup-console-screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
     std::fs::create_dir_all(&screenshots).unwrap();
@@ -95,18 +125,39 @@ fn an_upgrade_runs_through_the_web_console_in_a_real_browser() {
         .arg("--screenshots")
         .arg(&screenshots)
         .args(["--version", obup_cli::demo::VERSION])
-        .args(["--release", obup_cli::demo::RELEASE]);
+        .args(["--release", obup_cli::demo::RELEASE])
+        .arg("--viewer-token-file")
+        .arg(&viewer_file)
+        .arg("--restart-on-request");
     for p in &packages {
         drive.arg("--package").arg(p);
     }
-    let out = drive.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
+    let mut child = drive
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut to_script = child.stdin.take().unwrap();
+    let mut restarts = 0;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        println!("{line}");
+        // The script asks, mid-upgrade: SIGKILL obup and start it again on
+        // the same address and data; the page must reconnect by itself.
+        if line.trim() == "RESTART" {
+            server.kill();
+            server = DevServer::start_on(&listen, &data, &restart_flags);
+            restarts += 1;
+            writeln!(to_script, "restarted").unwrap();
+            to_script.flush().unwrap();
+        }
+    }
+    let status = child.wait().unwrap();
     println!("screenshots in {}", screenshots.display());
     assert!(
-        out.status.success(),
-        "the browser scenario failed (screenshots in {}):\n{stdout}\n{stderr}",
+        status.success(),
+        "the browser scenario failed (screenshots in {})",
         screenshots.display()
     );
+    assert_eq!(restarts, 1, "the script asked for one restart of obup");
 }

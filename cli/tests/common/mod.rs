@@ -54,10 +54,16 @@ pub struct DevServer {
 impl DevServer {
     /// Starts `obup dev` on `data` with extra flags.
     pub fn start(data: &Path, flags: &[impl AsRef<std::ffi::OsStr>]) -> Self {
+        Self::start_on("127.0.0.1:0", data, flags)
+    }
+
+    /// The same on `listen` (a restart that must keep its address: a
+    /// browser's page stays on its origin).
+    pub fn start_on(listen: &str, data: &Path, flags: &[impl AsRef<std::ffi::OsStr>]) -> Self {
         let token_dir = token_dir(data);
         let mut child = Command::new(OBUP)
             .env("OBUP_TOKEN_DIR", &token_dir)
-            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["dev", "--listen", listen, "--data-dir"])
             .arg(data)
             .args(flags)
             .stdout(Stdio::piped())
