@@ -1029,3 +1029,91 @@ async fn the_root_password_is_in_no_argv_no_log_and_no_file() {
     }
     assert!(scanned > 10, "{scanned} files");
 }
+
+/// A cluster of 3 zones x 3 servers: nine agents, nine observers. The
+/// upgrade in `mode` (through the 4.2.1.1 barrier when `two_hops`) ends
+/// with every one of the nine a new process serving the target.
+async fn nine_hosts(mode: opb::Mode, two_hops: bool) {
+    let mut app = start(|a| a.demo_servers_per_zone = 3).await;
+    assert_eq!(app.agents.len(), 9, "{:?}", app.agents);
+    let hops = if two_hops {
+        let dep = "/home/admin/oceanbase/etc/oceanbase_upgrade_dep.yml";
+        let yaml = "- version: 4.2.1.0\n  can_be_upgraded_to: [4.2.1.1]\n\
+                    - version: 4.2.1.1\n  can_be_upgraded_to: [4.3.5.0]\n  require_from_binary: true\n\
+                    - version: 4.3.5.0\n  can_be_upgraded_to: []\n";
+        app.upload(
+            &RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE)
+                .without(dep)
+                .file(dep, yaml.as_bytes().to_vec()),
+        )
+        .await;
+        app.upload(&RpmSpec::oceanbase_ce_libs(TARGET, TARGET_RELEASE))
+            .await;
+        app.upload(&RpmSpec::oceanbase_ce("4.2.1.1", "100000052023110916.el7"))
+            .await;
+        app.upload(&RpmSpec::oceanbase_ce_libs(
+            "4.2.1.1",
+            "100000052023110916.el7",
+        ))
+        .await;
+        2
+    } else {
+        app.upload_target().await;
+        1
+    };
+    let plan = app
+        .orchestrator
+        .plan_upgrade(request(mode))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plan.hops.len(), hops);
+    let pids_before = running_observers(&app);
+    assert_eq!(pids_before.len(), 9);
+    let dag = app.start_upgrade(mode).await;
+    assert_eq!(app.outcome(dag.id).await.as_deref(), Some("SUCCEED"));
+
+    // Every host-wide stage ran one sub-task per agent.
+    let done = app.dag(dag.id).await;
+    let reinstalls: Vec<&opb::Node> = done
+        .nodes
+        .iter()
+        .filter(|n| n.name == "Reinstall and restart observer")
+        .collect();
+    let per_hop = match mode {
+        // One stage per zone, each on that zone's three hosts.
+        opb::Mode::Rolling => 3,
+        // One stage for the whole cluster, on all nine.
+        _ => 1,
+    };
+    assert_eq!(reinstalls.len(), per_hop * hops);
+    for node in &reinstalls {
+        assert_eq!(node.sub_tasks.len(), 9 / per_hop, "{}", node.name);
+    }
+    let builds = installed_builds(&app);
+    assert_eq!(builds.len(), 9);
+    assert!(builds.iter().all(|b| b == TARGET_BUILD), "{builds:?}");
+    let pids = running_observers(&app);
+    assert!(
+        pids.iter().all(|p| !pids_before.contains(p)),
+        "{pids_before:?} -> {pids:?}"
+    );
+    let served = server_builds(&mut app).await;
+    assert_eq!(served.len(), 9);
+    assert!(served.iter().all(|b| b == TARGET_BUILD), "{served:?}");
+}
+
+#[tokio::test]
+async fn nine_hosts_rolling() {
+    nine_hosts(opb::Mode::Rolling, false).await;
+}
+
+#[tokio::test]
+async fn nine_hosts_stop_service() {
+    nine_hosts(opb::Mode::StopService, false).await;
+}
+
+#[tokio::test]
+async fn nine_hosts_through_two_hops() {
+    nine_hosts(opb::Mode::Rolling, true).await;
+}

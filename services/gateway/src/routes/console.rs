@@ -83,7 +83,6 @@ pub async fn sign_in(
             "/api/v1/console/session",
             &s.cluster,
         )?;
-        crate::trace::acting_for(format!("console, {}", caller.proved_by));
         tracing::info!(who = %caller.proved_by, "console sign-in");
         Ok(SignedIn {
             session: Session::new(proof, now_ms),

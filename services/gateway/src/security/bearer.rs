@@ -39,7 +39,6 @@ pub fn needs(method: &Method, path: &str) -> Role {
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/v1/console/audit") => Role::Admin,
         (&Method::GET | &Method::HEAD, _) => Role::Viewer,
         (&Method::POST, "/api/v1/console/plan") => Role::Viewer,
-        (&Method::DELETE, "/api/v1/console/session") => Role::Viewer,
         (&Method::DELETE, _) => Role::Admin,
         _ => Role::Operator,
     }
