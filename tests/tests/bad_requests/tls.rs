@@ -61,6 +61,13 @@ async fn delete(channel: Channel, id: i64) -> Result<(), tonic::Status> {
 /// One HTTP/1.0 exchange over TLS, trusting `ca` only: the status line, or
 /// why there was none.
 async fn https_get(addr: &str, ca: &str, path: &str) -> Result<String, String> {
+    let request = format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
+    let text = https_exchange(addr, ca, &request).await?;
+    Ok(text.lines().next().unwrap_or("").to_owned())
+}
+
+/// The same for any request: the whole response, as text.
+async fn https_exchange(addr: &str, ca: &str, request: &str) -> Result<String, String> {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
         roots.add(c.unwrap()).unwrap();
@@ -80,13 +87,39 @@ async fn https_get(addr: &str, ca: &str, path: &str) -> Result<String, String> {
         .connect(name, tcp)
         .await
         .map_err(|e| e.to_string())?;
-    tls.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+    tls.write_all(request.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     let _ = tls.read_to_end(&mut raw).await;
-    let text = String::from_utf8_lossy(&raw);
-    Ok(text.lines().next().unwrap_or("").to_owned())
+    Ok(String::from_utf8_lossy(&raw).into_owned())
+}
+
+#[tokio::test]
+async fn over_tls_the_console_cookie_is_secure() {
+    let users = DevCa::generate("users").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = start_tls(&users, dir.path()).await;
+    let addr = app.url.trim_start_matches("https://").to_owned();
+    let body = format!(r#"{{"token":"{}"}}"#, app.admin_token.secret());
+    let request = format!(
+        "POST /api/v1/console/session HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let response = https_exchange(&addr, &server_ca(&app), &request)
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.0 200"), "{response}");
+    let cookie = response
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {response}"));
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("; Secure"),
+        "{cookie}"
+    );
 }
 
 #[tokio::test]
