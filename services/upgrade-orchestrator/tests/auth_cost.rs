@@ -1,8 +1,10 @@
 //! What checking tokens costs under the load runs' load: 1,000 `WatchDag`
 //! subscribers of one orchestrator, and 200 concurrent uploads to a package
 //! store, each against a service that checks every call's token and one
-//! that checks none, measured in the same run and interleaved (on, off, off,
-//! on, ...) so that the machine's speed swings hit both. The figure is the
+//! that checks none, measured in the same run and interleaved so that the
+//! machine's speed swings hit both; the watchers also against a second
+//! process that checks none, whose ratio to the first is the noise floor
+//! of comparing two processes. The figure is the
 //! ratio of the medians (target <= 1.05). CI runs it in debug with one
 //! repetition, for the correctness of both paths; `scripts/bench` runs it
 //! in release with `OBUP_BENCH_REPS` (default 5) for the figure.
@@ -65,12 +67,22 @@ fn conn(
     )
 }
 
-/// Seconds for `WATCHERS` replays of DAG `id` over `CONNECTIONS`
+/// One side's run: wall seconds, and the CPU seconds the serving process
+/// spent (what the check costs it, whatever else the machine does).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: f64,
+    cpu: f64,
+}
+
+/// `WATCHERS` replays of DAG `id` from `server` over `CONNECTIONS`
 /// connections; every stream must end at `last_seq`.
-async fn watch_all(url: &str, token: Option<&Token>, id: i64, last_seq: i64) -> f64 {
+async fn watch_all(server: &ServiceProcess, token: Option<&Token>, id: i64, last_seq: i64) -> Run {
+    let url = server.url.as_str();
     let clients: Vec<_> = (0..CONNECTIONS)
         .map(|_| UpgradeOrchestratorClient::new(conn(url, token)))
         .collect();
+    let cpu = server.cpu_seconds().unwrap();
     let started = Instant::now();
     let streams: Vec<_> = (0..WATCHERS)
         .map(|i| {
@@ -95,7 +107,10 @@ async fn watch_all(url: &str, token: Option<&Token>, id: i64, last_seq: i64) -> 
     for s in streams {
         assert_eq!(s.await.unwrap().unwrap(), last_seq);
     }
-    started.elapsed().as_secs_f64()
+    Run {
+        wall: started.elapsed().as_secs_f64(),
+        cpu: server.cpu_seconds().unwrap() - cpu,
+    }
 }
 
 /// A package store in this process, checking callers with `gate`.
@@ -210,6 +225,19 @@ async fn checking_tokens_costs_little_under_load() {
             ("OBUP_ENGINE_CONCURRENCY", "0".into()),
         ],
     );
+    // A second unchecked one: the control. Two identical processes differ
+    // by noise alone (where each lands, what else runs); their ratio says
+    // how much of the checked/unchecked ratio that noise can explain.
+    let control = orchestrator(
+        "control",
+        &dir.path().join("control"),
+        &db.url,
+        &packages,
+        &[
+            ("OBUP_AUTH", "off".into()),
+            ("OBUP_ENGINE_CONCURRENCY", "0".into()),
+        ],
+    );
     let _engine = orchestrator(
         "engine",
         &dir.path().join("engine"),
@@ -256,17 +284,17 @@ async fn checking_tokens_costs_little_under_load() {
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
 
-    // Watchers: the finished DAG replayed, on then off, `reps` times.
-    let (mut w_on, mut w_off) = (Vec::new(), Vec::new());
-    // ABBA: which side goes first alternates, so that whatever the first
-    // run of a pair pays (or the second gains) falls on both.
+    // Watchers: the finished DAG replayed by each side, `reps` times. The
+    // order rotates (on, off, control; off, control, on; ...), so that
+    // whatever the first run of a round pays falls on every side.
+    let (mut w_on, mut w_off, mut w_control) = (Vec::new(), Vec::new(), Vec::new());
     for rep in 0..reps {
-        if rep % 2 == 0 {
-            w_on.push(watch_all(&on.url, Some(&admin), id, last_seq).await);
-            w_off.push(watch_all(&off.url, None, id, last_seq).await);
-        } else {
-            w_off.push(watch_all(&off.url, None, id, last_seq).await);
-            w_on.push(watch_all(&on.url, Some(&admin), id, last_seq).await);
+        for side in 0..3 {
+            match (side + rep) % 3 {
+                0 => w_on.push(watch_all(&on, Some(&admin), id, last_seq).await),
+                1 => w_off.push(watch_all(&off, None, id, last_seq).await),
+                _ => w_control.push(watch_all(&control, None, id, last_seq).await),
+            }
         }
     }
 
@@ -312,8 +340,33 @@ async fn checking_tokens_costs_little_under_load() {
             u_on.push(upload_all(&checked, Some(&operator), first).await);
         }
     }
+    let wall = |runs: &[Run]| runs.iter().map(|r| r.wall).collect::<Vec<_>>();
+    let cpu = |runs: &[Run]| runs.iter().map(|r| r.cpu).collect::<Vec<_>>();
+    let (control_m, off_m) = (median(&wall(&w_control)), median(&wall(&w_off)));
+    println!(
+        "control: unchecked' [{}]",
+        wall(&w_control)
+            .iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     report(&[
-        figure(&format!("{WATCHERS} WatchDag replays"), &w_on, &w_off),
+        figure(
+            &format!("{WATCHERS} WatchDag replays"),
+            &wall(&w_on),
+            &wall(&w_off),
+        ),
+        figure(
+            &format!("{WATCHERS} WatchDag replays, the server's CPU seconds"),
+            &cpu(&w_on),
+            &cpu(&w_off),
+        ),
+        Figure::new(
+            format!("{WATCHERS} WatchDag replays: a second unchecked process (noise floor)"),
+            format!("{control_m:.2} s"),
+        )
+        .baseline(format!("unchecked {off_m:.2} s"), control_m / off_m),
         figure(&format!("{UPLOADS} concurrent uploads"), &u_on, &u_off),
     ])
     .unwrap();

@@ -59,6 +59,34 @@ impl ServiceProcess {
     }
 }
 
+impl ServiceProcess {
+    /// CPU seconds (user and system, all threads) the process has used.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        cpu_seconds(self.child.id())
+    }
+}
+
+/// CPU seconds of process `pid` so far: `utime + stime` of
+/// `/proc/<pid>/stat`, in clock ticks of 1/100 s (Linux's USER_HZ on every
+/// architecture it reports to user space).
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces and parentheses: fields follow the
+    // last ')'; utime and stime are the 14th and 15th fields in all.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow::anyhow!("malformed /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(i)
+            .ok_or_else(|| anyhow::anyhow!("short /proc/{pid}/stat"))?
+            .parse()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 /// VmHWM of process `pid`: its resident set's high-water mark, in bytes.
 pub fn peak_rss(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
