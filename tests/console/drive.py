@@ -423,6 +423,16 @@ def run(c, args, token):
     c.wait("StartUpgrade in the audit trail", lambda: "StartUpgrade" in c.text("audit_table"))
     c.step("audit")
 
+    # Delete a package (admin), behind its confirmation: its row goes.
+    c.go("nav_packages", "packages_table")
+    libs = c.wait("the libs package's row", lambda: c.d.find_elements(
+        By.CSS_SELECTOR, f"#{IDS['packages_table']} tr[data-name='oceanbase-ce-libs']"))
+    row_id = libs[0].get_attribute("id")
+    libs[0].find_element(By.CSS_SELECTOR, "button[aria-label^='Delete']").click()
+    c.confirm("confirm-delete")
+    c.wait("the deleted package's row to go", lambda: not c.d.find_elements(By.ID, row_id))
+    c.step("package-deleted")
+
     # A sub-task with 100,000 log lines: the page must draw only what is
     # visible and stay responsive.
     measure_big_log(c, token, dag_id)
