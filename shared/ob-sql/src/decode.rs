@@ -12,6 +12,17 @@ pub enum ZoneStatus {
     Other(String),
 }
 
+/// As the view spells it (`ACTIVE`, `INACTIVE`): what logs and errors say.
+impl std::fmt::Display for ZoneStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Active => f.write_str("ACTIVE"),
+            Self::Inactive => f.write_str("INACTIVE"),
+            Self::Other(s) => f.write_str(s),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneRow {
     pub zone: String,

@@ -303,7 +303,7 @@ impl Driver {
         // obshell: a poll error fails the stop wait, the start wait ignores
         // errors (servers of the zone may be refusing connections).
         let errors_wait = status == ZoneStatus::Active;
-        let what = format!("{zone} to be {status:?}");
+        let what = format!("{zone} to be {status}");
         waits::poll(
             &what,
             self.config.zone_wait,
@@ -313,7 +313,7 @@ impl Driver {
             |zones| waits::zone_is(zones, zone, &status),
         )
         .await?;
-        log.line(format!("{zone} is {status:?}")).await;
+        log.line(format!("{zone} is {status}")).await;
         Ok(())
     }
 

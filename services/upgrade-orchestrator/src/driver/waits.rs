@@ -86,7 +86,7 @@ pub fn zone_is(
 ) -> std::result::Result<(), String> {
     match zones.iter().find(|z| z.zone == zone) {
         Some(z) if &z.status == status => Ok(()),
-        Some(z) => Err(format!("{zone} is {:?}", z.status)),
+        Some(z) => Err(format!("{zone} is {}", z.status)),
         None => Err(format!("{zone} is not in DBA_OB_ZONES")),
     }
 }

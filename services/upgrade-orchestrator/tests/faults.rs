@@ -1,0 +1,141 @@
+//! The fault table of a rolling upgrade, beyond statements refused with an
+//! error code (those are in the e2e `upgrade` tests): a cluster that never
+//! reaches the state a wait expects, or whose root-service job fails
+//! (obsim's frozen transitions). Each row fails the sub-task that depends
+//! on it, with a specific error in its log; later stages do not run; once
+//! the fault is cleared, RETRY finishes the upgrade.
+
+mod common;
+
+use std::time::Duration;
+
+use obup_obsim::Transition;
+use obup_upgrade_orchestrator::domain::state::State;
+use obup_upgrade_orchestrator::domain::template::Mode;
+use obup_upgrade_orchestrator::driver::waits::WaitPolicy;
+
+struct Row {
+    /// The transition the cluster never makes.
+    fault: Transition,
+    /// The stage whose sub-task must fail.
+    stage: &'static str,
+    /// What its log must say.
+    says: &'static str,
+}
+
+/// Runs one row: the fault in force from the start, the DAG failed where
+/// the row says, the fault cleared, RETRY to SUCCEED.
+async fn fails_then_retries(row: Row) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::package_store(&dir.path().join("store")).await;
+    let cluster = common::local_cluster(dir.path(), |_| {}).await;
+    let (running, _stop) = common::in_process(dir.path(), &store, &cluster, |c| {
+        // Waits give up after 2 s rather than obshell's 5 minutes.
+        c.driver.zone_wait = WaitPolicy::new(50, 40);
+        c.driver.restart_wait = WaitPolicy::new(50, 40);
+    })
+    .await;
+    let sim = cluster.sim();
+    sim.freeze(row.fault);
+    let o = &running.orchestrator;
+    let dag = o
+        .start(&common::target(Some(Mode::Rolling)), None)
+        .await
+        .unwrap();
+    let finish = |id| async move {
+        let mut events = o.watch(id, 0, false).await.unwrap();
+        while events.recv().await.is_some() {}
+        o.get(id).await.unwrap()
+    };
+    let failed = tokio::time::timeout(Duration::from_secs(120), finish(dag.id))
+        .await
+        .unwrap_or_else(|_| panic!("{:?}: the DAG never ended", row.fault));
+    assert_eq!(failed.state, State::Failed, "{:?}", row.fault);
+    let node = &failed.nodes[failed.stage as usize - 1];
+    assert_eq!(node.name, row.stage, "{:?}", row.fault);
+    assert!(
+        failed.nodes[failed.stage as usize..]
+            .iter()
+            .all(|n| n.state == State::Pending),
+        "{:?}: stages after the failed one ran",
+        row.fault
+    );
+    let task = node
+        .tasks
+        .iter()
+        .find(|t| t.state == State::Failed)
+        .unwrap_or_else(|| panic!("{:?}: no failed sub-task in {node:?}", row.fault));
+    let logs: Vec<String> = o
+        .logs(task.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.content)
+        .collect();
+    assert!(
+        logs.iter().any(|l| l.contains(row.says)),
+        "{:?}: {:?} not in the log {logs:#?}",
+        row.fault,
+        row.says
+    );
+
+    // Cleared, the upgrade finishes from where it stopped.
+    sim.thaw(row.fault);
+    o.operate(dag.id, "retry", None).await.unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(120), finish(dag.id))
+        .await
+        .unwrap_or_else(|_| panic!("{:?}: the retried DAG never ended", row.fault));
+    assert_eq!(done.state, State::Succeed, "{:?}: RETRY", row.fault);
+    cluster.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_zone_that_never_stops_fails_stop_zone() {
+    fails_then_retries(Row {
+        fault: Transition::ZoneInactive,
+        stage: "Stop zone1",
+        says: "timed out waiting for zone1 to be INACTIVE",
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_zone_that_never_starts_fails_start_zone() {
+    fails_then_retries(Row {
+        fault: Transition::ZoneActive,
+        stage: "Start zone1",
+        says: "timed out waiting for zone1 to be ACTIVE",
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_observer_that_never_serves_fails_the_restart() {
+    fails_then_retries(Row {
+        fault: Transition::StartService,
+        stage: "Reinstall and restart observer",
+        says: "timed out waiting for the restarted observers to serve the new build",
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn logs_that_never_sync_fail_the_restart() {
+    fails_then_retries(Row {
+        fault: Transition::LogSync,
+        stage: "Reinstall and restart observer",
+        says: "timed out waiting for every log stream to be in sync",
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_upgrade_job_fails_the_post_script() {
+    // The script exits non-zero, and its output names the job.
+    fails_then_retries(Row {
+        fault: Transition::JobFailed,
+        stage: "Execute upgrade post script",
+        says: "UPGRADE_ALL",
+    })
+    .await;
+}
