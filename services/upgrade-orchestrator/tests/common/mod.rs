@@ -8,6 +8,19 @@ use obup_test_support::{Compression, RpmSpec};
 
 /// A package store on a free port, with the target packages uploaded.
 pub async fn package_store(dir: &std::path::Path) -> String {
+    package_store_holding(
+        dir,
+        vec![
+            RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7"),
+            RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7")
+                .compression(Compression::Zstd),
+        ],
+    )
+    .await
+}
+
+/// A package store on a free port holding `packages`.
+pub async fn package_store_holding(dir: &std::path::Path, packages: Vec<RpmSpec>) -> String {
     let config = obup_package_store::Config::embedded(dir).unwrap();
     let store = PackageStore::open(&config).await.unwrap();
     let router = obup_kit::grpc::router(obup_package_store::startup::routes(store), &[], &[]).await;
@@ -21,11 +34,7 @@ pub async fn package_store(dir: &std::path::Path) -> String {
     let mut client = ppb::package_store_client::PackageStoreClient::connect(url.clone())
         .await
         .unwrap();
-    for spec in [
-        RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7"),
-        RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7")
-            .compression(Compression::Zstd),
-    ] {
+    for spec in packages {
         let messages = vec![
             ppb::UploadRequest {
                 kind: Some(ppb::upload_request::Kind::Start(ppb::UploadStart::default())),
