@@ -257,8 +257,9 @@ async fn two_orchestrators_share_the_load_and_the_survivor_finishes_a_killed_one
         ids.push(s.await.unwrap().expect("a check DAG was refused"));
     }
 
-    // Kill A once the upgrade is in its per-zone stages (resumable work;
-    // killed in the pre script, the DAG fails, as obshell's does).
+    // Kill A once the upgrade is in its per-zone stages (killed in the
+    // pre script, B re-attaches to it: see
+    // `an_orchestrator_killed_mid_script_is_replaced_and_the_script_runs_once`).
     wait_for_dag(&b.url, upgrade, "the upgrade to reach stage 13", |d| {
         d.stage >= 13
     })
@@ -690,4 +691,93 @@ async fn the_binary_serves_tls_and_takes_client_certificates_from_its_environmen
     }
     .await;
     assert!(e.is_err(), "plaintext got an answer");
+}
+
+/// An orchestrator killed while the pre script runs on an agent: once its
+/// lease runs out another takes the sub-task over and re-attaches to the
+/// operation the agent kept running (same attempt), so the script runs
+/// once and the upgrade succeeds.
+#[tokio::test]
+async fn an_orchestrator_killed_mid_script_is_replaced_and_the_script_runs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create()
+        .await
+        .expect("PostgreSQL must be running (see README)");
+    let store = common::package_store(&dir.path().join("store")).await;
+    // The pre script's BEGIN UPGRADE takes 4 s: longer than the 2 s lease.
+    let cluster = common::local_cluster(dir.path(), |c| {
+        c.faults.push(obup_obsim::FaultSpec {
+            pattern: "begin_upgrade".into(),
+            action: obup_obsim::FaultAction::Delay { ms: 4000 },
+        })
+    })
+    .await;
+    let key = [("OBUP_SECRET_KEY", OsString::from(SHARED_KEY))];
+    let a = orchestrator_with(
+        "engine-a",
+        &dir.path().join("a"),
+        &db.url,
+        &store,
+        "2",
+        &key,
+    );
+    common::register(&a.url, &cluster).await;
+    let upgrade = start_upgrade(&a.url).await;
+    let pre = "Execute upgrade pre script";
+    let running = wait_for_dag(&a.url, upgrade, "the pre script to run", |d| {
+        d.nodes
+            .iter()
+            .flat_map(|n| &n.sub_tasks)
+            .any(|t| t.name == pre && t.state == "RUNNING")
+    })
+    .await;
+    let task = running
+        .nodes
+        .iter()
+        .flat_map(|n| &n.sub_tasks)
+        .find(|t| t.name == pre)
+        .unwrap()
+        .id;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.kill();
+    let b = orchestrator_with(
+        "engine-b",
+        &dir.path().join("b"),
+        &db.url,
+        &store,
+        "2",
+        &key,
+    );
+
+    let done = wait_for_dag(&b.url, upgrade, "the upgrade to end", finished).await;
+    assert_eq!(done.state, "SUCCEED", "{}", failure(&b.url, &done).await);
+    let script = done
+        .nodes
+        .iter()
+        .flat_map(|n| &n.sub_tasks)
+        .find(|t| t.id == task)
+        .unwrap();
+    assert_eq!(script.execute_times, 1, "taken over, not run again");
+    let logs: Vec<String> = client(&b.url)
+        .await
+        .get_sub_task_logs(opb::GetSubTaskRequest { id: task })
+        .await
+        .unwrap()
+        .into_inner()
+        .logs
+        .into_iter()
+        .map(|l| l.content)
+        .collect();
+    assert!(logs.iter().any(|l| l.contains("attached to")), "{logs:#?}");
+    let executed = |id: &str| {
+        cluster
+            .sim()
+            .transcript(0)
+            .iter()
+            .filter(|e| e.id.as_deref() == Some(id))
+            .count()
+    };
+    assert_eq!(executed("begin_upgrade"), 1);
+    assert_eq!(executed("begin_rolling_upgrade"), 1);
+    cluster.stop().await.unwrap();
 }

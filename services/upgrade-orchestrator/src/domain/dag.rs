@@ -496,7 +496,8 @@ impl Dag {
     }
 
     /// A RUNNING sub-task whose engine died: resume it if it can be
-    /// resumed, else fail it as obshell does.
+    /// resumed, re-attach to it if its work is an agent's operation (the
+    /// agent decides whether it can go on), else fail it as obshell does.
     pub fn recover(&mut self, task_id: i64, now: i64) {
         let Some((n, t)) = self.find_task(task_id) else {
             return;
@@ -506,9 +507,16 @@ impl Dag {
             return;
         }
         let op = task.operator;
-        if task.caps.resume {
+        let message = match (task.caps.resume, task.kind.reattaches()) {
+            (true, _) => Some("the engine running this task stopped; resuming it"),
+            (false, true) => Some(
+                "the engine running this task stopped; re-attaching to its operation on the agent",
+            ),
+            (false, false) => None,
+        };
+        if let Some(message) = message {
             self.nodes[n].tasks[t].resume = true;
-            self.log(task_id, "the engine running this task stopped; resuming it");
+            self.log(task_id, message);
             self.set_task(n, t, State::Ready, op, now);
         } else {
             self.log(task_id, "task unexpectedly interrupted and cannot continue");

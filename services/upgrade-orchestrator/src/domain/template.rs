@@ -183,6 +183,18 @@ impl TaskKind {
     }
 
     /// The capability flags of §3.4 of the spec.
+    /// Whether this kind's work is one operation on an agent, journaled
+    /// there by (sub-task, attempt): the upgrade scripts. Such a sub-task
+    /// outlives the orchestrator running it even where its work cannot
+    /// continue (the pre script): whoever takes it over re-attaches, and the
+    /// agent, which kept the operation running (or holds its result),
+    /// answers; only an agent that lost it answers "cannot continue"
+    /// (real-driver.md §5.2, orchestrator loss). obshell, whose engine runs
+    /// the script itself, can only fail it.
+    pub fn reattaches(self) -> bool {
+        matches!(self, Self::ExecuteScript(_))
+    }
+
     pub fn capabilities(self) -> Capabilities {
         use Capabilities as C;
         match self {

@@ -282,11 +282,26 @@ fn leases_decide_who_may_finish_and_crashes_resume_or_fail() {
     assert!(d.claim(ids[0], "engine-b", 2000, 4));
     assert!(d.finish(ids[0], "engine-b", Ok(None), 5));
 
-    // The pre script cannot continue: interrupted means failed.
+    // The pre script cannot continue, but its work is the agent's: the
+    // engine's death does not interrupt it, so it is re-attached to (the
+    // agent says "cannot continue" only if it lost the operation).
     let mut d = dag(&[(TaskKind::ExecuteScript(Script::Pre), false)], true);
     d.advance(0);
     let id = ready(&d)[0];
     assert!(d.claim(id, ENGINE, 1000, 1));
     d.recover(id, 2);
-    assert_eq!(d.state, State::Failed);
+    let t = d.task(id).unwrap();
+    assert_eq!((t.state, t.resume), (State::Ready, true));
+    assert!(d.claim(id, "engine-b", 2000, 3));
+    let t = d.task(id).unwrap();
+    assert_eq!(t.execute_times, 1, "the same attempt, re-attached");
+
+    // Work of the orchestrator's own that cannot continue fails, as
+    // obshell's does.
+    assert!(
+        TaskKind::ALL
+            .iter()
+            .all(|k| k.capabilities().resume || k.reattaches()),
+        "today every kind either resumes or re-attaches"
+    );
 }
