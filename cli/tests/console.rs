@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::DevServer;
@@ -17,46 +16,6 @@ const SELENIUM: &str = "selenium==4.50.0";
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/console/drive.py");
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// `<target>` of this test binary (`<target>/debug/deps/console-*`).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.ancestors().nth(3).unwrap().to_owned()
-}
-
-/// A virtualenv with Selenium, made once per target dir and reused.
-fn python() -> PathBuf {
-    let dir = target_dir().join("obup-console-venv-4.50.0");
-    let python = dir.join("bin/python");
-    // Written last: a pip that failed halfway is run again next time.
-    let complete = dir.join(".complete");
-    if !complete.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status();
-        assert!(
-            made.is_ok_and(|s| s.success()),
-            "python3 with venv is needed for the browser test"
-        );
-        let pip = Command::new(dir.join("bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                SELENIUM,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            pip.status.success(),
-            "pip install {SELENIUM}: {}",
-            String::from_utf8_lossy(&pip.stderr)
-        );
-        std::fs::write(&complete, SELENIUM).unwrap();
-    }
-    python
-}
 
 /// A free loopback port (bound, then released for `obup dev` to take).
 fn free_port() -> u16 {
@@ -112,11 +71,11 @@ fn an_upgrade_runs_through_the_web_console_in_a_real_browser() {
     assert!(viewer.status.success(), "{}", common::stderr(&viewer));
     let viewer_file = dir.path().join("viewer.token");
     std::fs::write(&viewer_file, common::stdout(&viewer).trim()).unwrap();
-    let screenshots = target_dir().join("obup-console-screenshots");
+    let screenshots = common::target_dir().join("obup-console-screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
     std::fs::create_dir_all(&screenshots).unwrap();
 
-    let mut drive = Command::new(python());
+    let mut drive = Command::new(common::venv_python("obup-console-venv-4.50.0", SELENIUM));
     drive
         .arg(SCRIPT)
         .args(["--url", &server.url])

@@ -19,37 +19,7 @@ const PASSWORD: &str = "Sys@obup-1";
 
 /// A virtualenv with the SDK, made once per target dir and reused.
 fn python() -> PathBuf {
-    static VENV: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut venv = VENV.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = venv.as_ref() {
-        return p.clone();
-    }
-    // <target>/debug/deps/sdk-* -> <target>/obup-sdk-venv
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.ancestors().nth(3).unwrap().to_owned();
-    let dir = target.join("obup-sdk-venv-0.0.9");
-    let python = dir.join("bin/python");
-    if !python.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status();
-        assert!(
-            made.is_ok_and(|s| s.success()),
-            "python3 with venv is needed for the SDK acceptance test"
-        );
-        let pip = Command::new(dir.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", SDK])
-            .output()
-            .unwrap();
-        assert!(
-            pip.status.success(),
-            "pip install {SDK}: {}",
-            String::from_utf8_lossy(&pip.stderr)
-        );
-    }
-    *venv = Some(python.clone());
-    python
+    common::venv_python("obup-sdk-venv-0.0.9", SDK)
 }
 
 /// Target 4.3.5.0 (xz) and its libs (zstd), plus the 4.2.2.0 barrier the

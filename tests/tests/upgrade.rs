@@ -28,6 +28,31 @@ impl App {
         last_dag_state(&self.watch(dag_id, 0).await)
     }
 
+    /// The target, whose dep YAML routes from 4.2.1.0 through the 4.2.1.1
+    /// barrier (`require_from_binary`), and a build of that barrier.
+    async fn upload_two_hops(&mut self) {
+        let dep = "/home/admin/oceanbase/etc/oceanbase_upgrade_dep.yml";
+        let yaml = "- version: 4.2.1.0\n  can_be_upgraded_to: [4.2.1.1]\n\
+                    - version: 4.2.1.1\n  can_be_upgraded_to: [4.3.5.0]\n  require_from_binary: true\n\
+                    - version: 4.3.5.0\n  can_be_upgraded_to: []\n";
+        self.upload(
+            &RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE)
+                .without(dep)
+                .file(dep, yaml.as_bytes().to_vec()),
+        )
+        .await;
+        self.upload(&RpmSpec::oceanbase_ce_libs(TARGET, TARGET_RELEASE))
+            .await;
+        // The barrier is a version-only hop: any build of 4.2.1.1 for el7.
+        self.upload(&RpmSpec::oceanbase_ce("4.2.1.1", "100000052023110916.el7"))
+            .await;
+        self.upload(&RpmSpec::oceanbase_ce_libs(
+            "4.2.1.1",
+            "100000052023110916.el7",
+        ))
+        .await;
+    }
+
     async fn upload_target(&mut self) {
         self.upload(&RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE))
             .await;
@@ -582,26 +607,7 @@ async fn pass_skips_a_failed_passable_stage() {
 #[tokio::test]
 async fn several_hops_repeat_the_block_and_pass_through_the_barrier() {
     let mut app = start(|_| {}).await;
-    let dep = "/home/admin/oceanbase/etc/oceanbase_upgrade_dep.yml";
-    let yaml = "- version: 4.2.1.0\n  can_be_upgraded_to: [4.2.1.1]\n\
-                - version: 4.2.1.1\n  can_be_upgraded_to: [4.3.5.0]\n  require_from_binary: true\n\
-                - version: 4.3.5.0\n  can_be_upgraded_to: []\n";
-    app.upload(
-        &RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE)
-            .without(dep)
-            .file(dep, yaml.as_bytes().to_vec()),
-    )
-    .await;
-    app.upload(&RpmSpec::oceanbase_ce_libs(TARGET, TARGET_RELEASE))
-        .await;
-    // The barrier is a version-only hop: any build of 4.2.1.1 for el7.
-    app.upload(&RpmSpec::oceanbase_ce("4.2.1.1", "100000052023110916.el7"))
-        .await;
-    app.upload(&RpmSpec::oceanbase_ce_libs(
-        "4.2.1.1",
-        "100000052023110916.el7",
-    ))
-    .await;
+    app.upload_two_hops().await;
 
     let plan = app
         .orchestrator
@@ -1037,25 +1043,7 @@ async fn nine_hosts(mode: opb::Mode, two_hops: bool) {
     let mut app = start(|a| a.demo_servers_per_zone = 3).await;
     assert_eq!(app.agents.len(), 9, "{:?}", app.agents);
     let hops = if two_hops {
-        let dep = "/home/admin/oceanbase/etc/oceanbase_upgrade_dep.yml";
-        let yaml = "- version: 4.2.1.0\n  can_be_upgraded_to: [4.2.1.1]\n\
-                    - version: 4.2.1.1\n  can_be_upgraded_to: [4.3.5.0]\n  require_from_binary: true\n\
-                    - version: 4.3.5.0\n  can_be_upgraded_to: []\n";
-        app.upload(
-            &RpmSpec::oceanbase_ce(TARGET, TARGET_RELEASE)
-                .without(dep)
-                .file(dep, yaml.as_bytes().to_vec()),
-        )
-        .await;
-        app.upload(&RpmSpec::oceanbase_ce_libs(TARGET, TARGET_RELEASE))
-            .await;
-        app.upload(&RpmSpec::oceanbase_ce("4.2.1.1", "100000052023110916.el7"))
-            .await;
-        app.upload(&RpmSpec::oceanbase_ce_libs(
-            "4.2.1.1",
-            "100000052023110916.el7",
-        ))
-        .await;
+        app.upload_two_hops().await;
         2
     } else {
         app.upload_target().await;
