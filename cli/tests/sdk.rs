@@ -8,7 +8,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use common::DevServer;
 use obup_test_support::{Compression, OB_HOME, RpmSpec};
