@@ -136,15 +136,10 @@ pub async fn sign_out(
 ) -> Response {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let result = match s.security.sessions.open(&headers, now_ms) {
-        Ok(Some(session)) if !session.csrf_matches(&headers) => Err(Error::from(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "Security.Session.CsrfMismatch",
-            "Forbidden: signing out repeats the session's CSRF value",
-        ))),
-        Ok(Some(session)) => {
+        Ok(Some(session)) => session.check_csrf(&headers).map_err(Error::from).map(|()| {
             s.security.sessions.sign_out(&session, now_ms);
-            Ok(None)
-        }
+            None
+        }),
         Ok(None) | Err(_) => Ok(None),
     };
     let failed = result.is_err();
@@ -196,14 +191,7 @@ async fn json_only<T: serde::de::DeserializeOwned>(
                 format!("a sign-in body is at most {SIGN_IN_LIMIT} bytes"),
             )
         })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Common.BindJsonFailed",
-            format!("Bind JSON failed: {e}"),
-        )
-        .into()
-    })
+    super::bind_json(&bytes)
 }
 
 /// `GET /api/v1/console/clusters`: the registered clusters (this gateway's

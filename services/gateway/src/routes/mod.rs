@@ -304,12 +304,18 @@ pub(crate) async fn decrypted_json<T: DeserializeOwned>(
     } else {
         auth.decrypt_body(&bytes)?
     };
-    let plain = if plain.iter().all(u8::is_ascii_whitespace) {
-        b"{}".to_vec()
+    bind_json(&plain)
+}
+
+/// A request's JSON, as obshell binds it: a blank body is `{}`, and a
+/// body that does not fit is `Common.BindJsonFailed`.
+pub(crate) fn bind_json<T: DeserializeOwned>(plain: &[u8]) -> Result<T, Error> {
+    let plain: &[u8] = if plain.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
     } else {
         plain
     };
-    serde_json::from_slice(&plain).map_err(|e| {
+    serde_json::from_slice(plain).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "Common.BindJsonFailed",

@@ -66,7 +66,8 @@ fn decrypt_failed(reason: impl std::fmt::Display) -> ApiError {
     .with_code(1)
 }
 
-fn unauthorized(err_code: &str, message: &str) -> ApiError {
+/// A refusal in obshell's unauthorized envelope (code 10008).
+pub(crate) fn unauthorized(err_code: &str, message: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         err_code,

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::header::constant_time_eq;
+pub(crate) use super::header::unauthorized;
 use crate::Error;
 use crate::envelope::ApiError;
 
@@ -88,6 +89,21 @@ impl Session {
         headers
             .get(CSRF_HEADER)
             .is_some_and(|v| constant_time_eq(v.as_bytes(), self.csrf.as_bytes()))
+    }
+
+    /// The refusal of a change whose `headers` do not repeat this session's
+    /// CSRF value.
+    pub fn check_csrf(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        if self.csrf_matches(headers) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Security.Session.CsrfMismatch",
+            format!(
+                "Forbidden: a console request that changes something must repeat the session's CSRF value in {CSRF_HEADER}"
+            ),
+        ))
     }
 }
 
@@ -270,16 +286,6 @@ fn cookie_value(headers: &HeaderMap) -> Option<&str> {
             let (name, value) = pair.trim().split_once('=')?;
             (name == COOKIE && !value.is_empty()).then_some(value)
         })
-}
-
-/// A session refusal: obshell's unauthorized envelope (code 10008).
-pub fn unauthorized(err_code: &str, message: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        err_code,
-        format!("Unauthorized: {message}"),
-    )
-    .with_code(10008)
 }
 
 fn random_b64(bytes: usize) -> String {
