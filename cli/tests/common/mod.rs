@@ -37,40 +37,10 @@ pub fn target_dir() -> std::path::PathBuf {
 }
 
 /// The Python of a virtualenv `<target>/<name>` with `requirement` from
-/// PyPI, made once per target dir and reused. A marker written last makes
-/// a pip that failed halfway run again next time.
+/// PyPI, made once per target dir and reused (as the demo's own is).
 pub fn venv_python(name: &str, requirement: &str) -> std::path::PathBuf {
-    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = MADE.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = target_dir().join(name);
-    let python = dir.join("bin/python");
-    let complete = dir.join(".complete");
-    if !complete.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status();
-        assert!(
-            made.is_ok_and(|s| s.success()),
-            "python3 with venv is needed for {requirement}"
-        );
-        let pip = Command::new(dir.join("bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                requirement,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            pip.status.success(),
-            "pip install {requirement}: {}",
-            String::from_utf8_lossy(&pip.stderr)
-        );
-        std::fs::write(&complete, requirement).unwrap();
-    }
-    python
+    obup_local_cluster::python::venv(&target_dir().join(name), &[requirement])
+        .unwrap_or_else(|e| panic!("a virtualenv with {requirement} (python3 and PyPI): {e:#}"))
 }
 
 /// A random `127.A.B` for [`demo_flags`].

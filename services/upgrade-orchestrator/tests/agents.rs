@@ -45,9 +45,7 @@ async fn an_agent_gone_for_ten_seconds_mid_download_costs_no_rerun() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     cluster.start_agent(1).await.unwrap();
 
-    let mut events = running.orchestrator.watch(dag.id, 0, false).await.unwrap();
-    while events.recv().await.is_some() {}
-    let done = running.orchestrator.get(dag.id).await.unwrap();
+    let done = common::run_out(&running.orchestrator, dag.id).await;
     assert_eq!(done.state, State::Succeed, "{done:?}");
     let download = done
         .nodes
@@ -148,9 +146,7 @@ async fn an_agent_lost_mid_script_fails_the_script_and_retry_runs_it_once_more()
 
     // A script cannot continue: its stage fails, saying so, and nothing
     // after it runs.
-    let mut events = o.watch(dag.id, 0, false).await.unwrap();
-    while events.recv().await.is_some() {}
-    let failed = o.get(dag.id).await.unwrap();
+    let failed = common::run_out(o, dag.id).await;
     assert_eq!(failed.state, State::Failed, "{failed:?}");
     let node = &failed.nodes[failed.stage as usize - 1];
     assert_eq!(node.name, "Execute upgrade pre script");
@@ -184,9 +180,7 @@ async fn an_agent_lost_mid_script_fails_the_script_and_retry_runs_it_once_more()
 
     cluster.sim().clear_faults(None);
     o.operate(dag.id, "retry", None).await.unwrap();
-    let mut events = o.watch(dag.id, 0, false).await.unwrap();
-    while events.recv().await.is_some() {}
-    let done = o.get(dag.id).await.unwrap();
+    let done = common::run_out(o, dag.id).await;
     assert_eq!(done.state, State::Succeed, "{done:?}");
     let script = done
         .nodes

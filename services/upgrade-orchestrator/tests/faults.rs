@@ -42,12 +42,7 @@ async fn fails_then_retries(row: Row) {
         .start(&common::target(Some(Mode::Rolling)), None)
         .await
         .unwrap();
-    let finish = |id| async move {
-        let mut events = o.watch(id, 0, false).await.unwrap();
-        while events.recv().await.is_some() {}
-        o.get(id).await.unwrap()
-    };
-    let failed = tokio::time::timeout(Duration::from_secs(120), finish(dag.id))
+    let failed = tokio::time::timeout(Duration::from_secs(120), common::run_out(o, dag.id))
         .await
         .unwrap_or_else(|_| panic!("{:?}: the DAG never ended", row.fault));
     assert_eq!(failed.state, State::Failed, "{:?}", row.fault);
@@ -82,7 +77,7 @@ async fn fails_then_retries(row: Row) {
     // Cleared, the upgrade finishes from where it stopped.
     sim.thaw(row.fault);
     o.operate(dag.id, "retry", None).await.unwrap();
-    let done = tokio::time::timeout(Duration::from_secs(120), finish(dag.id))
+    let done = tokio::time::timeout(Duration::from_secs(120), common::run_out(o, dag.id))
         .await
         .unwrap_or_else(|_| panic!("{:?}: the retried DAG never ended", row.fault));
     assert_eq!(done.state, State::Succeed, "{:?}: RETRY", row.fault);

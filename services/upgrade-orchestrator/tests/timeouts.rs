@@ -29,9 +29,7 @@ async fn a_slow_sub_task_times_out() {
         .start(&common::target(Some(Mode::Rolling)), None)
         .await
         .unwrap();
-    let mut events = running.orchestrator.watch(dag.id, 0, false).await.unwrap();
-    while events.recv().await.is_some() {}
-    let failed = running.orchestrator.get(dag.id).await.unwrap();
+    let failed = common::run_out(&running.orchestrator, dag.id).await;
     assert_eq!(failed.state, State::Failed);
     let node = &failed.nodes[failed.stage as usize - 1];
     assert_eq!(node.name, "Stop zone1");

@@ -194,3 +194,14 @@ pub async fn in_process(
     register_with(&running.orchestrator, cluster).await;
     (running, stop)
 }
+
+/// Follows DAG `id` until it is over (its event stream ends); the DAG
+/// then.
+pub async fn run_out(
+    o: &obup_upgrade_orchestrator::Orchestrator,
+    id: i64,
+) -> obup_upgrade_orchestrator::domain::dag::Dag {
+    let mut events = o.watch(id, 0, false).await.unwrap();
+    while events.recv().await.is_some() {}
+    o.get(id).await.unwrap()
+}
