@@ -130,8 +130,8 @@ impl Config {
     /// - `OBUP_AGENT_TLS_CA`, `OBUP_AGENT_TLS_CERT`, `OBUP_AGENT_TLS_KEY`:
     ///   mutual TLS to the agents (all three, or none for plaintext);
     /// - `OBUP_DRIVER_POLL_MS`: how often waits on a cluster ask (default
-    ///   obshell's: 5 s for zones and restarts, 10 s for freezes); the limits
-    ///   stay obshell's;
+    ///   200; obshell asks every 5 s, 10 s for freezes); the limits stay
+    ///   obshell's;
     /// - `OBUP_ENGINE_ID` (unique per orchestrator sharing a database,
     ///   stable across restarts; default the host name),
     ///   `OBUP_ENGINE_LEASE_SECS` (15), `OBUP_ENGINE_CONCURRENCY` (64; 0 makes

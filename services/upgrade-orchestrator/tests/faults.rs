@@ -134,3 +134,56 @@ async fn a_failed_upgrade_job_fails_the_post_script() {
     })
     .await;
 }
+
+/// A connection cut in the middle of a result (obsim's `drop` fault, after
+/// the first row) is a failed read, never a shorter answer: a cut list of
+/// three zones read as one would stop the wrong zone, or none. Every read
+/// the upgrade makes of zones and servers is cut once, in turn: each is
+/// asked again on another endpoint and the upgrade runs to the end, with
+/// no sub-task failed and every zone stopped once.
+#[tokio::test]
+async fn results_cut_mid_row_are_read_again_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::package_store(&dir.path().join("store")).await;
+    let cluster = common::local_cluster(dir.path(), |_| {}).await;
+    let (running, _stop) = common::in_process(dir.path(), &store, &cluster, |_| {}).await;
+    let sim = cluster.sim();
+    // Cut every other read of each, counted from the start of the DAG:
+    // the pre-checks', the stop and start waits', the restart waits'.
+    let mut ids = Vec::new();
+    for pattern in ["zones", "servers"] {
+        for nth in (1..=11).step_by(2) {
+            let spec = obup_obsim::FaultSpec {
+                pattern: pattern.into(),
+                action: obup_obsim::FaultAction::Drop { nth, after_rows: 1 },
+            };
+            ids.push(sim.add_fault(spec).unwrap());
+        }
+    }
+    let o = &running.orchestrator;
+    let dag = o
+        .start(&common::target(Some(Mode::Rolling)), None)
+        .await
+        .unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(120), common::run_out(o, dag.id))
+        .await
+        .expect("the DAG ends");
+    assert_eq!(done.state, State::Succeed, "{done:#?}");
+    for node in &done.nodes {
+        for task in &node.tasks {
+            assert_eq!(task.state, State::Succeed, "{}: {task:?}", node.name);
+        }
+    }
+    let status = sim.status();
+    for id in ids {
+        let fault = status.faults.iter().find(|f| f.id == id).unwrap();
+        assert_eq!(fault.fired, 1, "every cut happened: {fault:?}");
+    }
+    let stops = sim
+        .transcript(0)
+        .iter()
+        .filter(|e| e.id.as_deref() == Some("stop_zone"))
+        .count();
+    assert_eq!(stops, 3, "each zone stopped once");
+    cluster.stop().await.unwrap();
+}

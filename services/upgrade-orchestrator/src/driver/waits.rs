@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use obup_ob_sql::{ServerRow, ZoneRow, ZoneStatus};
@@ -15,8 +15,9 @@ use obup_ob_sql::{ServerRow, ZoneRow, ZoneStatus};
 use crate::tasks::TaskIo;
 use crate::{Error, Result};
 
-/// How often to ask and how many times (obshell: zones 5 s x 60, restart
-/// 5 s x 60, freeze 10 s x 120).
+/// How often to ask and how many times. The limits are obshell's (zones
+/// 60 x 5 s, restart 60 x 5 s, freeze 120 x 10 s); how often obup asks
+/// within them is its own (`DriverConfig::default`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitPolicy {
     pub interval: Duration,
@@ -30,12 +31,25 @@ impl WaitPolicy {
             rounds,
         }
     }
+
+    /// Asks every `interval_ms` for as long as `limit_secs` allows.
+    pub const fn within(interval_ms: u64, limit_secs: u64) -> Self {
+        let interval_ms = if interval_ms == 0 { 1 } else { interval_ms };
+        Self::new(interval_ms, (limit_secs * 1000 / interval_ms) as u32)
+    }
 }
 
+/// A round that saw the same as the last logged one is logged again only
+/// after this long: polls are frequent (the cluster's change is seen
+/// within an interval), the sub-task log keeps obshell's cadence.
+pub const QUIET_LOG: Duration = Duration::from_secs(5);
+
 /// Asks `probe` until `done` accepts its answer, at most `policy.rounds`
-/// times, logging each round that is not done yet. A probe error counts as
-/// "not yet" when `errors_wait` (obshell ignores errors in some waits:
-/// a server restarting may refuse connections) and ends the wait otherwise.
+/// times. A round that is not done yet is logged when what it saw differs
+/// from the last logged round, or [`QUIET_LOG`] after it. A probe error
+/// counts as "not yet" when `errors_wait` (obshell ignores errors in some
+/// waits: a server restarting may refuse connections) and ends the wait
+/// otherwise.
 pub async fn poll<T, F, Fut>(
     what: &str,
     policy: WaitPolicy,
@@ -48,13 +62,19 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
 {
+    let started = Instant::now();
     let mut last = String::new();
+    let mut logged: Option<(String, Instant)> = None;
     for round in 1..=policy.rounds.max(1) {
         match probe().await {
             Ok(answer) => match done(&answer) {
                 Ok(()) => {
                     if round > 1 {
-                        log.line(format!("{what}: done after {round} rounds")).await;
+                        log.line(format!(
+                            "{what}: done after {round} rounds ({:.1} s)",
+                            started.elapsed().as_secs_f64()
+                        ))
+                        .await;
                     }
                     return Ok(answer);
                 }
@@ -63,11 +83,17 @@ where
             Err(e) if errors_wait => last = format!("asking failed: {e}"),
             Err(e) => return Err(e),
         }
-        log.line(format!(
-            "waiting for {what} ({round}/{}): {last}",
-            policy.rounds
-        ))
-        .await;
+        let quiet = logged
+            .as_ref()
+            .is_some_and(|(seen, at)| *seen == last && at.elapsed() < QUIET_LOG);
+        if !quiet {
+            log.line(format!(
+                "waiting for {what} ({round}/{}): {last}",
+                policy.rounds
+            ))
+            .await;
+            logged = Some((last.clone(), Instant::now()));
+        }
         tokio::time::sleep(policy.interval).await;
     }
     Err(Error::WaitTimedOut {

@@ -144,3 +144,84 @@ fn zones_logs_and_freezes() {
     assert!(freeze_done(&base, &HashMap::from([("a".to_owned(), 10)])).is_err());
     assert!(freeze_done(&base, &HashMap::from([("a".to_owned(), 11)])).is_ok());
 }
+
+/// Collects the lines a wait logs.
+#[derive(Default)]
+struct Lines(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl TaskIo for Lines {
+    async fn line(&self, line: String) {
+        self.0.lock().unwrap().push(line);
+    }
+    async fn checkpoint(&self, _: crate::domain::output::TaskOutput) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Frequent polls keep the log readable: a round is logged when it saw
+/// something new, not every time it asked.
+#[tokio::test]
+async fn a_wait_logs_what_changed_not_every_round() {
+    let log = Lines::default();
+    let answers = [1, 1, 1, 1, 2, 2, 2, 3];
+    let mut round = 0;
+    let got = poll(
+        "the zone",
+        WaitPolicy::new(1, 20),
+        false,
+        &log,
+        || {
+            round += 1;
+            let a = answers[round - 1];
+            async move { Ok(a) }
+        },
+        |a: &i32| {
+            if *a == 3 {
+                Ok(())
+            } else {
+                Err(format!("saw {a}"))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(got, 3);
+    let lines = log.0.into_inner().unwrap();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("waiting for the zone (1/20): saw 1"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("waiting for the zone (5/20): saw 2"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("the zone: done after 8 rounds"),
+        "{lines:?}"
+    );
+}
+
+/// The limit is the rounds: the error says what the last round saw.
+#[tokio::test]
+async fn a_wait_that_never_ends_times_out_with_the_last_answer() {
+    let log = Lines::default();
+    let e = poll(
+        "the zone",
+        WaitPolicy::new(1, 3),
+        false,
+        &log,
+        || async { Ok(1) },
+        |_: &i32| Err("still INACTIVE".to_owned()),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("still INACTIVE"), "{e}");
+}
+
+#[test]
+fn a_policy_within_a_limit_asks_as_often_as_it_fits() {
+    assert_eq!(WaitPolicy::within(200, 300).rounds, 1500);
+    assert_eq!(WaitPolicy::within(0, 2).rounds, 2000);
+}
