@@ -23,7 +23,7 @@ use crate::{Config, Error, Result, grpc};
 pub const SERVICE_NAME: &str = "obup.agent.v1.HostAgent";
 
 /// How often a stop or start looks at the process again.
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(50);
 
 /// An agent bound to its port, not serving yet.
 #[derive(Debug)]

@@ -54,6 +54,7 @@ pub async fn plan(
     if compare_versions(&target.to_string(), MIN_VERSION) == Ordering::Less {
         return Err(Error::VersionNotSupported(req.version.clone()));
     }
+    let asked = std::time::Instant::now();
     let topology = cluster.topology().await?;
     if !check {
         // obshell's request-time checks, in its order: observers, mode,
@@ -62,7 +63,7 @@ pub async fn plan(
             .mode
             .ok_or_else(|| Error::ModeNotSupported(String::new()))?;
         cluster.driver.precheck_servers_and_mode(mode).await?;
-        check_python(cluster, &topology).await?;
+        check_python(cluster, &topology, asked).await?;
     }
     let upgrade_dir = check_upgrade_dir(&req.upgrade_dir)?;
     if !check {
@@ -159,9 +160,19 @@ pub async fn plan(
 
 /// obshell's `checkPythonEnvOnRealExecuteAgents`: every host has a Python
 /// that can import `mysql.connector`, which the upgrade scripts need.
-async fn check_python(cluster: &Cluster, topology: &Topology) -> Result<()> {
-    for agent in topology.agents() {
-        let facts = cluster.hosts.fresh_facts(&agent).await?;
+/// obshell's python pre-check, on reports made since `asked` (this request:
+/// a DBA may just have installed the module), asked of every host at once
+/// where the topology's are older; reported in the topology's order.
+async fn check_python(
+    cluster: &Cluster,
+    topology: &Topology,
+    asked: std::time::Instant,
+) -> Result<()> {
+    let agents = topology.agents();
+    let reports =
+        futures::future::try_join_all(agents.iter().map(|a| cluster.hosts.facts_since(a, asked)))
+            .await?;
+    for (agent, facts) in agents.iter().zip(reports) {
         if facts.pythons.is_empty() {
             return Err(Error::Precheck {
                 code: "Environment.WithoutPython",

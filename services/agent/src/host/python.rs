@@ -21,9 +21,14 @@ use crate::domain::{FailureCode, OpFailure, Python};
 /// large site-packages can be slow, yet bounded.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Prints the version the same way under Python 2 and 3.
-const VERSION: &str = "import sys; print('%d.%d.%d' % tuple(sys.version_info[:3]))";
-const IMPORT: &str = "import mysql.connector";
+/// obshell's two checks in one interpreter start (valid Python 2 and 3):
+/// the version on the first line, `mysql.connector` on the second when it
+/// imports. Interpreter starts are most of what a pre-check waits for.
+const PROBE: &str = "import sys\n\
+print('%d.%d.%d' % tuple(sys.version_info[:3]))\n\
+try:\n    import mysql.connector\n    print('mysql.connector')\n\
+except Exception:\n    pass\n";
+
 /// Compiles the script without running it.
 const PARSES: &str = "import ast, sys; ast.parse(open(sys.argv[1], 'rb').read(), sys.argv[1])";
 
@@ -74,8 +79,10 @@ fn is_executable(p: &Path) -> bool {
 /// that is not selected is found on PATH but fails here).
 pub async fn probe(command: &str) -> Option<Python> {
     let path = find(command)?;
-    let version = run(&path, VERSION, &[]).await?;
-    let mysql_connector = run(&path, IMPORT, &[]).await.is_some();
+    let out = run(&path, PROBE, &[]).await?;
+    let mut lines = out.lines().map(str::trim);
+    let version = lines.next().filter(|v| !v.is_empty())?.to_owned();
+    let mysql_connector = lines.any(|l| l == "mysql.connector");
     Some(Python {
         command: command.to_owned(),
         path: path.display().to_string(),
@@ -91,27 +98,55 @@ pub async fn parses(python: &Python, script: &Path) -> bool {
         .is_some()
 }
 
-/// Every interpreter the agent could use, for the host's facts.
+/// Every interpreter the agent could use, for the host's facts: the
+/// configured one first, then `python3`, `python2`, `python`, probed at
+/// once.
 pub async fn available(configured: Option<&Path>) -> Vec<Python> {
-    let mut out = Vec::new();
-    if let Some(c) = configured
-        && let Some(p) = probe(&c.display().to_string()).await
-    {
-        out.push(p);
+    let names: Vec<String> = configured
+        .map(|c| c.display().to_string())
+        .into_iter()
+        .chain(["python3", "python2", "python"].map(String::from))
+        .collect();
+    futures::future::join_all(names.iter().map(|n| probe(n)))
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// How long a configured interpreter that imported `mysql.connector` is
+/// trusted without probing it again: an upgrade runs ten scripts in a row,
+/// and each probe is an interpreter start. One that failed is probed every
+/// time, so a fix is seen at once.
+const TRUSTED: Duration = Duration::from_secs(30);
+
+/// The configured interpreter's last good probe.
+static LAST_GOOD: std::sync::Mutex<Option<(PathBuf, std::time::Instant, Python)>> =
+    std::sync::Mutex::new(None);
+
+async fn probe_configured(c: &Path) -> Option<Python> {
+    let recent = LAST_GOOD
+        .lock()
+        .expect("never poisoned")
+        .as_ref()
+        .filter(|(path, at, _)| path == c && at.elapsed() < TRUSTED)
+        .map(|(_, _, p)| p.clone());
+    if recent.is_some() {
+        return recent;
     }
-    for name in ["python3", "python2", "python"] {
-        if let Some(p) = probe(name).await {
-            out.push(p);
-        }
+    let probed = probe(&c.display().to_string()).await;
+    if let Some(p) = probed.as_ref().filter(|p| p.mysql_connector) {
+        *LAST_GOOD.lock().expect("never poisoned") =
+            Some((c.to_owned(), std::time::Instant::now(), p.clone()));
     }
-    out
+    probed
 }
 
 /// The interpreter for `script` (any script when `None`), which must be
 /// able to import `mysql.connector`.
 pub async fn choose(configured: Option<&Path>, script: Option<&Path>) -> Result<Python, OpFailure> {
     let chosen = match configured {
-        Some(c) => probe(&c.display().to_string()).await.ok_or_else(|| {
+        Some(c) => probe_configured(c).await.ok_or_else(|| {
             OpFailure::new(
                 FailureCode::WithoutPython,
                 format!(

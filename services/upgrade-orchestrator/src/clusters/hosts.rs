@@ -103,6 +103,21 @@ impl Hosts {
             .map(|(_, f)| f.clone())
     }
 
+    /// What the host of `agent` is, as reported at or after `since`.
+    pub async fn facts_since(&self, agent: &str, since: std::time::Instant) -> Result<HostFacts> {
+        let recent = self
+            .facts
+            .lock()
+            .expect("never poisoned")
+            .get(agent)
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, f)| f.clone());
+        match recent {
+            Some(f) => Ok(f),
+            None => self.fresh_facts(agent).await,
+        }
+    }
+
     /// What the host of `agent` is, asked now.
     pub async fn fresh_facts(&self, agent: &str) -> Result<HostFacts> {
         self.ask_facts(agent)

@@ -74,14 +74,16 @@ pub async fn join(
     hosts: &Hosts,
     wait: Option<(i64, &dyn TaskIo)>,
 ) -> Result<Topology> {
-    let mut reports = Vec::new();
-    for agent in hosts.agents() {
+    // Every agent at once: each report costs its host a few interpreter
+    // starts (the Python probes), which need not add up.
+    let reports = futures::future::try_join_all(hosts.agents().iter().map(|agent| async move {
         let facts = match wait {
             Some((deadline_ms, log)) => hosts.facts_until(agent, deadline_ms, log).await?,
             None => hosts.facts(agent).await?,
         };
-        reports.push((agent.clone(), facts));
-    }
+        Ok::<_, Error>((agent.clone(), facts))
+    }))
+    .await?;
     let mut servers = Vec::new();
     for s in &view.servers {
         let (agent, facts) = reports
