@@ -21,7 +21,7 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::sha::ResumableSha256;
+use obup_kit::sha256::ResumableSha256;
 
 /// Bytes between two saved SHA-256 states of an upload.
 pub const CHECKPOINT: u64 = 4 << 20;
@@ -176,7 +176,7 @@ impl Checkpoints {
 
     /// Saves `sha`'s state if it is at a checkpoint.
     pub fn offer(&mut self, sha: &ResumableSha256) {
-        if self.failed || sha.len() == 0 || !sha.len().is_multiple_of(CHECKPOINT) {
+        if self.failed || sha.is_empty() || !sha.len().is_multiple_of(CHECKPOINT) {
             return;
         }
         let Some(state) = sha.saved() else { return };

@@ -12,10 +12,8 @@
 //!
 //! # Layout
 //! - `cache`: fingerprints, the fingerprint -> SHA-256 record, checkpoints.
-//! - `sha`: SHA-256 with a state that can be saved and restored.
 
 mod cache;
-mod sha;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -24,11 +22,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use obup_kit::sha256::ResumableSha256;
 use obup_proto::pb::packagestore::v1 as pb;
 use pb::package_store_client::PackageStoreClient;
 use tonic::Code;
 
-use self::sha::ResumableSha256;
 use crate::client::{self, describe};
 
 /// Bytes per data message (the server accepts up to 4 MiB); a divisor of
@@ -236,7 +234,7 @@ async fn send_file(
     progress.start(size, offset);
     progress.message(&match offset {
         0 => "uploading".to_owned(),
-        _ if sha.len() == 0 => format!(
+        _ if sha.is_empty() => format!(
             "resuming at {}: no saved SHA-256 state, reading the first {} again",
             client::bytes(offset),
             client::bytes(offset)

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod db;
 pub mod fs;
 pub mod grpc;
+pub mod sha256;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

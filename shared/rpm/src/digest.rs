@@ -90,11 +90,8 @@ fn digest(
         };
         read_preamble(&mut tee, limits)?
     };
-    let mut md5 = <Md5 as md_5_011::Digest>::new();
-    md_5_011::Digest::update(&mut md5, &preamble.header_raw);
-    let header_sha256: [u8; 32] = Sha256::digest(&preamble.header_raw).into();
-    let mut payload = preamble.signature.md5.is_none().then(Sha256::new);
-    let mut header_payload_len = preamble.header_raw.len() as u64;
+    let mut digests = PayloadDigests::after(&preamble);
+    debug_assert_eq!(digests.file_len(), file_len);
     loop {
         let buf = r.fill_buf().map_err(Error::reading("payload"))?;
         if buf.is_empty() {
@@ -103,23 +100,109 @@ fn digest(
         if let Some(f) = file.as_deref_mut() {
             f.update(buf);
         }
-        md_5_011::Digest::update(&mut md5, buf);
-        if let Some(p) = payload.as_mut() {
-            p.update(buf);
-        }
+        digests.update(buf);
         let n = buf.len();
-        header_payload_len += n as u64;
-        file_len += n as u64;
         r.consume(n);
     }
-    let digests = SignedDigests {
-        file_len,
-        md5: md_5_011::Digest::finalize(md5).into(),
-        header_payload_len,
-        header_sha256,
-        payload_sha256: payload.map(|p| p.finalize().into()),
-    };
-    Ok((preamble, digests))
+    Ok((preamble, digests.finish()))
+}
+
+/// The digests of main header + payload while the payload streams past,
+/// after [`read_preamble`]. Their state can be saved at any byte and
+/// continued later (the package store keeps it with each staged part, so a
+/// resumed upload does not hash its prefix again), except while the payload
+/// has its own SHA-256 (a signature without MD5), whose state `sha2` 0.10
+/// keeps opaque.
+#[derive(Debug, Clone)]
+pub struct PayloadDigests {
+    md5: Md5,
+    payload: Option<Sha256>,
+    header_payload_len: u64,
+    file_len: u64,
+    header_sha256: [u8; 32],
+}
+
+/// Bytes of a saved [`Md5`] state (`md-5` 0.11's serialized core and
+/// block buffer).
+const MD5_STATE: usize = {
+    use md_5_011::digest::common::hazmat::SerializableState;
+    use md_5_011::digest::typenum::Unsigned;
+    <<Md5 as SerializableState>::SerializedStateSize as Unsigned>::USIZE
+};
+
+impl PayloadDigests {
+    /// Starts at the first payload byte: the header is hashed already.
+    pub fn after(preamble: &Preamble) -> Self {
+        let mut md5 = <Md5 as md_5_011::Digest>::new();
+        md_5_011::Digest::update(&mut md5, &preamble.header_raw);
+        Self {
+            md5,
+            payload: preamble.signature.md5.is_none().then(Sha256::new),
+            header_payload_len: preamble.header_raw.len() as u64,
+            file_len: preamble.header_offset + preamble.header_raw.len() as u64,
+            header_sha256: Sha256::digest(&preamble.header_raw).into(),
+        }
+    }
+
+    pub fn update(&mut self, buf: &[u8]) {
+        md_5_011::Digest::update(&mut self.md5, buf);
+        if let Some(p) = self.payload.as_mut() {
+            p.update(buf);
+        }
+        self.header_payload_len += buf.len() as u64;
+        self.file_len += buf.len() as u64;
+    }
+
+    /// Bytes of the file consumed so far, preamble included.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// The state to continue from, or `None` while the payload has its own
+    /// SHA-256.
+    pub fn save(&self) -> Option<Vec<u8>> {
+        use md_5_011::digest::common::hazmat::SerializableState;
+        if self.payload.is_some() {
+            return None;
+        }
+        let mut out = self.md5.serialize().to_vec();
+        out.extend_from_slice(&self.header_payload_len.to_be_bytes());
+        out.extend_from_slice(&self.file_len.to_be_bytes());
+        Some(out)
+    }
+
+    /// Continues from [`PayloadDigests::save`] of the same package (its
+    /// preamble read again); `None` if `saved` is not such a state.
+    pub fn restore(preamble: &Preamble, saved: &[u8]) -> Option<Self> {
+        use md_5_011::digest::common::hazmat::SerializableState;
+        if saved.len() != MD5_STATE + 16 || preamble.signature.md5.is_none() {
+            return None;
+        }
+        let (md5, lens) = saved.split_at(MD5_STATE);
+        let md5 = Md5::deserialize(md5.try_into().ok()?).ok()?;
+        let header_payload_len = u64::from_be_bytes(lens[..8].try_into().ok()?);
+        let file_len = u64::from_be_bytes(lens[8..].try_into().ok()?);
+        let start = Self::after(preamble);
+        (file_len >= start.file_len && header_payload_len >= start.header_payload_len).then_some(
+            Self {
+                md5,
+                payload: None,
+                header_payload_len,
+                file_len,
+                header_sha256: start.header_sha256,
+            },
+        )
+    }
+
+    pub fn finish(self) -> SignedDigests {
+        SignedDigests {
+            file_len: self.file_len,
+            md5: md_5_011::Digest::finalize(self.md5).into(),
+            header_payload_len: self.header_payload_len,
+            header_sha256: self.header_sha256,
+            payload_sha256: self.payload.map(|p| p.finalize().into()),
+        }
+    }
 }
 
 /// Hashes and counts what the preamble parser reads.

@@ -38,7 +38,7 @@ mod scan;
 mod unpack;
 
 pub use cpio::{CpioEntry, CpioReader, EntryKind};
-pub use digest::{Digests, SignedDigests, digest_package, digest_signed};
+pub use digest::{Digests, PayloadDigests, SignedDigests, digest_package, digest_signed};
 pub use error::Error;
 pub use header::{FileInfo, Header, PackageHeader, Signature, tags};
 pub use lead::Lead;

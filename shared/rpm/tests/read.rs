@@ -4,7 +4,9 @@
 use std::io::Cursor;
 
 use md5::{Digest, Md5};
-use obup_rpm::{Compressor, Error, ScanOptions, digest_package, scan_package, unpack_package};
+use obup_rpm::{
+    Compressor, Error, PayloadDigests, ScanOptions, digest_package, scan_package, unpack_package,
+};
 use obup_test_support::rpm_fixture::{CpioSpec, resign};
 use obup_test_support::{Compression, OB_HOME, RpmSpec, cpio_newc};
 
@@ -84,6 +86,48 @@ fn digests_payload_when_md5_is_absent() {
         .expect("rpm-rs writes a payload digest");
     assert_eq!(algo, 8);
     assert_eq!(hex::encode(d.payload_sha256.unwrap()), expected);
+}
+
+/// A resumed upload continues the signed digests from a state saved at any
+/// byte of the payload (the end of a staged part), not from the start.
+#[test]
+fn payload_digests_continue_from_a_state_saved_at_any_byte() {
+    let bytes = RpmSpec::oceanbase_ce("4.3.5.0", "1.el7").build();
+    let (pre, whole) = digest_package(Cursor::new(bytes.clone()), &Default::default()).unwrap();
+    let start = (pre.header_offset as usize) + pre.header_raw.len();
+    for cut in [
+        start,
+        start + 1,
+        start + 63,
+        start + 64,
+        (start + bytes.len()) / 2,
+        bytes.len(),
+    ] {
+        let mut d = PayloadDigests::after(&pre);
+        d.update(&bytes[start..cut]);
+        let saved = d.save().expect("MD5 signed: the state can be saved");
+        let mut r = PayloadDigests::restore(&pre, &saved).expect("restores");
+        assert_eq!(r.file_len(), cut as u64);
+        r.update(&bytes[cut..]);
+        let signed = r.finish();
+        assert_eq!(signed.md5, whole.md5, "cut at {cut}");
+        assert_eq!(signed.header_payload_len, whole.header_payload_len);
+        assert_eq!(signed.file_len, whole.file_len);
+        assert_eq!(signed.header_sha256, whole.header_sha256);
+    }
+    let saved = PayloadDigests::after(&pre).save().unwrap();
+    assert!(
+        PayloadDigests::restore(&pre, &saved[1..]).is_none(),
+        "a short state"
+    );
+
+    // Without MD5 the payload has a SHA-256 of its own: nothing to save.
+    let unsigned = RpmSpec::oceanbase_ce("4.3.5.0", "1.el7")
+        .without_md5()
+        .build();
+    let (pre, _) = digest_package(Cursor::new(unsigned), &Default::default()).unwrap();
+    assert!(PayloadDigests::after(&pre).save().is_none());
+    assert!(PayloadDigests::restore(&pre, &saved).is_none());
 }
 
 #[test]

@@ -135,6 +135,25 @@ pub struct StagedPart {
     pub start: u64,
     pub len: u64,
     pub object_key: String,
+    /// The digests' states at `start + len`, when they could be saved.
+    pub digest_states: Option<DigestStates>,
+}
+
+impl StagedPart {
+    pub fn end(&self) -> u64 {
+        self.start + self.len
+    }
+}
+
+/// What the upload's digest readers had computed after the first `at`
+/// bytes: a resumed upload restores them and hashes only what follows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DigestStates {
+    pub at: u64,
+    /// `obup_kit::sha256::ResumableSha256::to_bytes`, hex.
+    pub file_sha256: String,
+    /// `obup_rpm::PayloadDigests::save`, hex.
+    pub signed: String,
 }
 
 /// Filters of a package listing; `None` matches anything.

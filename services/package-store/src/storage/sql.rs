@@ -84,7 +84,7 @@ impl Repository for SqlRepository {
 
     async fn parts(&self, id: &UploadId) -> Result<Vec<StagedPart>> {
         let rows = sqlx::query(
-            "SELECT seq, start, len, object_key FROM upload_part WHERE upload_id = $1 ORDER BY seq",
+            "SELECT seq, start, len, object_key, digest_states FROM upload_part WHERE upload_id = $1 ORDER BY seq",
         )
         .bind(id.as_str())
         .fetch_all(&self.pool)
@@ -96,6 +96,11 @@ impl Repository for SqlRepository {
                     start: r.try_get::<i64, _>("start")? as u64,
                     len: r.try_get::<i64, _>("len")? as u64,
                     object_key: r.try_get("object_key")?,
+                    // States that do not parse are not used: the prefix is
+                    // hashed again, as if none had been saved.
+                    digest_states: r
+                        .try_get::<Option<String>, _>("digest_states")?
+                        .and_then(|json| serde_json::from_str(&json).ok()),
                 })
             })
             .collect()
@@ -118,12 +123,17 @@ impl Repository for SqlRepository {
                 part.start
             )));
         }
-        sqlx::query("INSERT INTO upload_part (upload_id, seq, start, len, object_key) VALUES ($1, $2, $3, $4, $5)")
+        let states = part
+            .digest_states
+            .as_ref()
+            .map(|s| serde_json::to_string(s).expect("plain fields serialize"));
+        sqlx::query("INSERT INTO upload_part (upload_id, seq, start, len, object_key, digest_states) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id.as_str())
             .bind(i64::from(part.seq))
             .bind(to_i64(part.start))
             .bind(to_i64(part.len))
             .bind(&part.object_key)
+            .bind(states)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -130,9 +130,24 @@ impl Uploader {
         let session = self.open_session(&id, &start).await?;
         let parts = self.repo.parts(&id).await?;
 
-        let mut ingest = Ingest::start(self.scan_options());
+        // The readers continue from the last part whose states were saved.
+        let resume = parts
+            .iter()
+            .rev()
+            .find_map(|p| p.digest_states.as_ref().filter(|s| s.at == p.end()));
+        let mut ingest = Ingest::start(self.scan_options(), resume);
+        let replaying = std::time::Instant::now();
         if let Err(e) = self.replay(&parts, &mut ingest).await {
             return Err(self.refuse(&id, e).await);
+        }
+        if !parts.is_empty() {
+            tracing::info!(
+                parts = parts.len(),
+                bytes = session.received,
+                restored_at = resume.map_or(0, |s| s.at),
+                replay_ms = replaying.elapsed().as_millis() as u64,
+                "resumed"
+            );
         }
         let mut staging = Staging {
             id: id.clone(),
@@ -155,7 +170,7 @@ impl Uploader {
                 },
                 () = tokio::time::sleep_until(checkpoint_due), if staging.writer.is_some() => {
                     // Recording the part also pushes the session's expiry.
-                    self.keep(&mut staging).await?;
+                    self.keep(&mut staging, &mut ingest).await?;
                     last_checkpoint = tokio::time::Instant::now();
                     continue;
                 }
@@ -167,7 +182,7 @@ impl Uploader {
                     break;
                 }
                 Chunk::Broken(reason) => {
-                    self.keep(&mut staging).await?;
+                    self.keep(&mut staging, &mut ingest).await?;
                     return Err(Error::Interrupted {
                         id: id.to_string(),
                         received,
@@ -175,12 +190,12 @@ impl Uploader {
                     });
                 }
                 Chunk::Invalid(e) => {
-                    self.keep(&mut staging).await?;
+                    self.keep(&mut staging, &mut ingest).await?;
                     return Err(e);
                 }
             };
             if offset != received {
-                self.keep(&mut staging).await?;
+                self.keep(&mut staging, &mut ingest).await?;
                 return Err(Error::OffsetMismatch {
                     expected: received,
                     got: offset,
@@ -201,7 +216,7 @@ impl Uploader {
             }
             received = end;
         }
-        self.keep(&mut staging).await?;
+        self.keep(&mut staging, &mut ingest).await?;
 
         if received == 0 {
             return Err(self.refuse(&id, Error::NoData).await);
@@ -276,8 +291,10 @@ impl Uploader {
         Ok(session)
     }
 
-    /// Feeds the already staged bytes of a resumed upload to the readers
-    /// (their state cannot outlive a stream, so a resume re-reads its prefix).
+    /// Feeds the already staged bytes of a resumed upload to the readers:
+    /// the scan's state (a decompressor's) cannot outlive a stream, so it
+    /// reads the prefix again; the digest readers skip what their restored
+    /// states cover.
     async fn replay(&self, parts: &[StagedPart], ingest: &mut Ingest) -> Result<()> {
         for part in parts {
             let mut stream = self.blobs.read_part(&part.object_key).await?;
@@ -310,19 +327,23 @@ impl Uploader {
         writer.write(data).await
     }
 
-    /// Makes the bytes of the current part durable and records them, so that
-    /// the session can resume after them.
-    async fn keep(&self, staging: &mut Staging) -> Result<()> {
+    /// Makes the bytes of the current part durable and records them with
+    /// the digests' states at its end, so that the session can resume after
+    /// them. Every staged byte has been fed by then (a chunk is staged,
+    /// then fed, before the next is taken).
+    async fn keep(&self, staging: &mut Staging, ingest: &mut Ingest) -> Result<()> {
         let Some((key, writer)) = staging.writer.take() else {
             return Ok(());
         };
         let len = writer.written();
         writer.finish().await?;
+        let digest_states = ingest.mark().await.filter(|s| s.at == staging.start + len);
         let part = StagedPart {
             seq: staging.seq,
             start: staging.start,
             len,
             object_key: key,
+            digest_states,
         };
         self.repo
             .add_part(&staging.id, &part, self.expiry())

@@ -7,14 +7,22 @@
 //! Chunks travel as `Bytes` (shared, not copied) through bounded channels:
 //! memory is bounded by the channel depth, and a slow reader slows the
 //! client down instead of buffering.
+//!
+//! At the end of each staged part the upload asks the two digest readers
+//! for their states ([`Ingest::mark`]), kept with the part. A resumed
+//! upload starts them from the last saved states ([`Ingest::start`]): its
+//! replayed prefix still passes through them (the preamble must be parsed
+//! again, and the scan needs every byte) but is skipped, not hashed.
 
 use std::io::{self, BufRead, Read};
 
 use bytes::{Buf, Bytes};
-use obup_rpm::{Digests, Preamble, Scan, ScanOptions, SignedDigests};
-use tokio::sync::mpsc;
+use obup_kit::sha256::ResumableSha256;
+use obup_rpm::{Digests, Limits, PayloadDigests, Preamble, Scan, ScanOptions, SignedDigests};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::domain::DigestStates;
 use crate::{Error, Result};
 
 /// Chunks queued per reader. With 1 MiB client chunks this bounds each
@@ -32,12 +40,23 @@ pub struct Ingested {
     pub scan: ScanResult,
 }
 
+/// What a digest reader is sent.
+#[derive(Debug)]
+enum Feed {
+    Bytes(Bytes),
+    /// Reply with the state after every byte sent before: the offset it
+    /// covers and the saved state, or `None` if it cannot be saved.
+    Mark(oneshot::Sender<Option<(u64, Vec<u8>)>>),
+}
+
 /// The running readers of one upload.
 #[derive(Debug)]
 pub struct Ingest {
-    sha_tx: Option<mpsc::Sender<Bytes>>,
-    digest_tx: Option<mpsc::Sender<Bytes>>,
+    sha_tx: Option<mpsc::Sender<Feed>>,
+    digest_tx: Option<mpsc::Sender<Feed>>,
     scan_tx: Option<mpsc::Sender<Bytes>>,
+    /// Bytes fed so far.
+    fed: u64,
     sha: JoinHandle<[u8; 32]>,
     digest: JoinHandle<SignedResult>,
     scan: Option<JoinHandle<ScanResult>>,
@@ -47,15 +66,19 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn start(opts: ScanOptions) -> Self {
+    /// Starts the readers; `resume`: the states saved after the bytes that
+    /// are about to be replayed (or a prefix of them).
+    pub fn start(opts: ScanOptions, resume: Option<&DigestStates>) -> Self {
         let (sha_tx, sha_rx) = mpsc::channel(DEPTH);
         let (digest_tx, digest_rx) = mpsc::channel(DEPTH);
         let (scan_tx, scan_rx) = mpsc::channel(DEPTH);
         let limits = opts.limits;
-        let sha = tokio::task::spawn_blocking(move || file_sha256(sha_rx));
-        let digest = tokio::task::spawn_blocking(move || {
-            obup_rpm::digest_signed(ChannelReader::new(digest_rx), &limits)
-        });
+        let decode = |hex_state: &str| hex::decode(hex_state).ok();
+        let sha_resume = resume.and_then(|r| Some((r.at, decode(&r.file_sha256)?)));
+        let signed_resume = resume.and_then(|r| Some((r.at, decode(&r.signed)?)));
+        let sha = tokio::task::spawn_blocking(move || file_sha256(sha_rx, sha_resume));
+        let digest =
+            tokio::task::spawn_blocking(move || signed_digests(digest_rx, &limits, signed_resume));
         let scan = tokio::task::spawn_blocking(move || {
             obup_rpm::scan_package(ChannelReader::new(scan_rx), &opts)
         });
@@ -63,6 +86,7 @@ impl Ingest {
             sha_tx: Some(sha_tx),
             digest_tx: Some(digest_tx),
             scan_tx: Some(scan_tx),
+            fed: 0,
             sha,
             digest,
             scan: Some(scan),
@@ -78,8 +102,9 @@ impl Ingest {
     ///
     /// [`finish`]: Ingest::finish
     pub async fn feed(&mut self, chunk: Bytes) -> Result<()> {
+        self.fed += chunk.len() as u64;
         if let Some(tx) = &self.sha_tx
-            && tx.send(chunk.clone()).await.is_err()
+            && tx.send(Feed::Bytes(chunk.clone())).await.is_err()
         {
             // The SHA-256 reader reads to the end of the stream.
             return Err(Error::Internal(
@@ -87,7 +112,7 @@ impl Ingest {
             ));
         }
         if let Some(tx) = &self.digest_tx
-            && tx.send(chunk.clone()).await.is_err()
+            && tx.send(Feed::Bytes(chunk.clone())).await.is_err()
         {
             // The digest reader only stops early when it fails.
             self.digest_tx = None;
@@ -107,6 +132,27 @@ impl Ingest {
             }
         }
         Ok(())
+    }
+
+    /// The digest readers' states after every byte fed so far, once they
+    /// have hashed them; `None` when either cannot save its state (or has
+    /// stopped).
+    pub async fn mark(&mut self) -> Option<DigestStates> {
+        let ask = |tx: &Option<mpsc::Sender<Feed>>| {
+            let tx = tx.clone();
+            async move {
+                let (reply, answer) = oneshot::channel();
+                tx?.send(Feed::Mark(reply)).await.ok()?;
+                answer.await.ok().flatten()
+            }
+        };
+        let (sha, signed) = tokio::join!(ask(&self.sha_tx), ask(&self.digest_tx));
+        let ((sha_at, sha), (signed_at, signed)) = (sha?, signed?);
+        (sha_at == self.fed && signed_at == self.fed).then(|| DigestStates {
+            at: self.fed,
+            file_sha256: hex::encode(sha),
+            signed: hex::encode(signed),
+        })
     }
 
     /// Ends the input and waits for both readers.
@@ -132,24 +178,202 @@ async fn join<T>(h: &mut JoinHandle<T>) -> Result<T> {
         .map_err(|e| Error::Internal(format!("reader thread failed: {e}")))
 }
 
-/// SHA-256 of every chunk, to the end of the stream.
-///
-/// `ring`'s. `benches/upload.rs` measures the candidates that build here
-/// and prints their MB/s; on the 2-core EPYC it ran on (with SHA extensions)
-/// sha2 0.10, ring and aws-lc-rs were within 1% of each other (about
-/// 1.75 GB/s), sha2 0.11 6% behind. Among the tied, ring: its assembly uses
-/// the SHA extensions when present and AVX2/SSSE3 code otherwise, where
-/// sha2 falls back to portable Rust (the case of issue #14's Xeon; not
-/// measured here, this CPU has the extensions); it is already in the tree.
-fn file_sha256(mut rx: mpsc::Receiver<Bytes>) -> [u8; 32] {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    while let Some(chunk) = rx.blocking_recv() {
-        ctx.update(&chunk);
+/// SHA-256 of every chunk, to the end of the stream; from `resume`'s state
+/// (skipping the bytes it covers) when it can be restored.
+fn file_sha256(mut rx: mpsc::Receiver<Feed>, resume: Option<(u64, Vec<u8>)>) -> [u8; 32] {
+    let restored =
+        resume.and_then(|(at, state)| FileSha::restore(&state).filter(|_| at > 0).map(|s| (s, at)));
+    let (mut sha, mut skip) = restored.unwrap_or_else(|| (FileSha::new(), 0));
+    while let Some(feed) = rx.blocking_recv() {
+        match feed {
+            Feed::Bytes(mut chunk) => {
+                let skipped = skip.min(chunk.len() as u64);
+                skip -= skipped;
+                chunk.advance(skipped as usize);
+                sha.update(&chunk);
+            }
+            Feed::Mark(reply) => {
+                let _ = reply.send(sha.save());
+            }
+        }
     }
-    ctx.finish()
-        .as_ref()
-        .try_into()
-        .expect("a SHA-256 digest is 32 bytes")
+    sha.finish()
+}
+
+/// The whole file's SHA-256.
+///
+/// Where the CPU has SHA extensions, `sha2`'s block function under
+/// [`ResumableSha256`], whose state can be saved at the end of each part.
+/// Elsewhere `ring`'s: its AVX2/SSSE3 code beats `sha2`'s portable Rust
+/// (issue #14's Xeon), but its state is opaque, so a resumed upload hashes
+/// its prefix again there. `benches/upload.rs` measures the candidates and
+/// prints their MB/s; on the 2-core EPYC it ran on (SHA extensions) sha2
+/// 0.10, ring and aws-lc-rs were within 1% of each other (about 1.75 GB/s),
+/// sha2 0.11 6% behind.
+enum FileSha {
+    Resumable(ResumableSha256),
+    Opaque(ring::digest::Context),
+}
+
+impl FileSha {
+    fn new() -> Self {
+        if sha_extensions() {
+            Self::Resumable(ResumableSha256::default())
+        } else {
+            Self::Opaque(ring::digest::Context::new(&ring::digest::SHA256))
+        }
+    }
+
+    fn restore(state: &[u8]) -> Option<Self> {
+        if !sha_extensions() {
+            return None;
+        }
+        ResumableSha256::from_bytes(state).map(Self::Resumable)
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Resumable(s) => s.update(data),
+            Self::Opaque(c) => c.update(data),
+        }
+    }
+
+    fn save(&self) -> Option<(u64, Vec<u8>)> {
+        match self {
+            Self::Resumable(s) => Some((s.len(), s.to_bytes())),
+            Self::Opaque(_) => None,
+        }
+    }
+
+    fn finish(self) -> [u8; 32] {
+        match self {
+            Self::Resumable(s) => {
+                let hex_digest = s.finish();
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(hex_digest, &mut out).expect("a SHA-256 digest is 32 bytes");
+                out
+            }
+            Self::Opaque(c) => c
+                .finish()
+                .as_ref()
+                .try_into()
+                .expect("a SHA-256 digest is 32 bytes"),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn sha_extensions() -> bool {
+    std::arch::is_x86_feature_detected!("sha")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn sha_extensions() -> bool {
+    false
+}
+
+/// The signed digests (MD5 of header + payload, the header's SHA-256):
+/// the preamble is parsed from the stream, then the payload is hashed,
+/// from `resume`'s state when it restores (the bytes it covers skipped).
+fn signed_digests(
+    rx: mpsc::Receiver<Feed>,
+    limits: &Limits,
+    resume: Option<(u64, Vec<u8>)>,
+) -> SignedResult {
+    let mut input = FeedReader::new(rx);
+    let preamble = obup_rpm::read_preamble(&mut input, limits)?;
+    let start = PayloadDigests::after(&preamble).file_len();
+    let restored = resume.and_then(|(at, state)| {
+        PayloadDigests::restore(&preamble, &state).filter(|d| d.file_len() == at)
+    });
+    let mut digests = match restored {
+        Some(d) => {
+            input.skip(d.file_len() - start)?;
+            d
+        }
+        None => PayloadDigests::after(&preamble),
+    };
+    while let Some(feed) = input.next_feed() {
+        match feed {
+            Feed::Bytes(chunk) => digests.update(&chunk),
+            Feed::Mark(reply) => {
+                let _ = reply.send(digests.save().map(|s| (digests.file_len(), s)));
+            }
+        }
+    }
+    Ok((preamble, digests.finish()))
+}
+
+/// A blocking [`BufRead`] over a digest reader's channel, for the
+/// preamble; a mark that comes before the payload is answered "cannot
+/// save" (a part that ends inside the preamble).
+struct FeedReader {
+    rx: mpsc::Receiver<Feed>,
+    current: Bytes,
+}
+
+impl FeedReader {
+    fn new(rx: mpsc::Receiver<Feed>) -> Self {
+        Self {
+            rx,
+            current: Bytes::new(),
+        }
+    }
+
+    /// What is left of the current chunk, then the channel's messages.
+    fn next_feed(&mut self) -> Option<Feed> {
+        if !self.current.is_empty() {
+            return Some(Feed::Bytes(std::mem::take(&mut self.current)));
+        }
+        self.rx.blocking_recv()
+    }
+
+    /// Passes over `n` bytes without hashing them.
+    fn skip(&mut self, mut n: u64) -> std::result::Result<(), obup_rpm::Error> {
+        while n > 0 {
+            // Reading a channel cannot fail; only the stream can end early.
+            let buf = self
+                .fill_buf()
+                .map_err(|_| obup_rpm::Error::Truncated("payload"))?;
+            if buf.is_empty() {
+                return Err(obup_rpm::Error::Truncated("payload"));
+            }
+            let take = n.min(buf.len() as u64);
+            self.consume(take as usize);
+            n -= take;
+        }
+        Ok(())
+    }
+}
+
+impl Read for FeedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for FeedReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Feed::Bytes(chunk)) => self.current = chunk,
+                Some(Feed::Mark(reply)) => {
+                    let _ = reply.send(None);
+                }
+                // The sender is gone: the upload ended.
+                None => break,
+            }
+        }
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.current.advance(n);
+    }
 }
 
 /// A blocking [`BufRead`] over the chunks of a channel.

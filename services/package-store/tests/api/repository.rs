@@ -163,6 +163,12 @@ async fn sessions(repo: &dyn Repository) {
         start,
         len,
         object_key: format!("staging/s-1/{seq}"),
+        // Kept with the part, and given back as they were.
+        digest_states: (seq == 1).then(|| obup_package_store::domain::DigestStates {
+            at: start + len,
+            file_sha256: "ab".repeat(40),
+            signed: "cd".repeat(105),
+        }),
     };
     repo.add_part(&id, &part(0, 0, 40), 3000).await.unwrap();
     assert!(

@@ -1,6 +1,7 @@
 //! SHA-256 whose state can be saved and restored, so that an interrupted
-//! upload resumes hashing where the server's offset is without reading the
-//! file's prefix again.
+//! upload resumes hashing where it stopped without reading the file's
+//! prefix again: the CLI at the server's offset, the package store at the
+//! end of each staged part.
 //!
 //! `sha2`'s block function (its SHA-NI or portable backend, picked at run
 //! time) under a few lines of the standard's padding: the libraries with
@@ -60,6 +61,43 @@ impl ResumableSha256 {
     /// Bytes hashed so far.
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Nothing hashed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The whole state at any byte: the chaining value, the length and the
+    /// start of an incomplete block (40 to 103 bytes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(40 + self.pending.len());
+        out.extend(self.state.iter().flat_map(|w| w.to_be_bytes()));
+        out.extend_from_slice(&self.len.to_be_bytes());
+        out.extend_from_slice(&self.pending);
+        out
+    }
+
+    /// Continues from [`ResumableSha256::to_bytes`]; `None` if they are not
+    /// such a state.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if !(40..40 + 64).contains(&bytes.len()) {
+            return None;
+        }
+        let mut state = [0u32; 8];
+        for (word, b) in state.iter_mut().zip(bytes[..32].chunks_exact(4)) {
+            *word = u32::from_be_bytes(b.try_into().expect("chunks of 4"));
+        }
+        let len = u64::from_be_bytes(bytes[32..40].try_into().expect("8 bytes"));
+        let pending = bytes[40..].to_vec();
+        if len % 64 != pending.len() as u64 {
+            return None;
+        }
+        Some(Self {
+            state,
+            len,
+            pending,
+        })
     }
 
     /// The state as hex, when the bytes hashed fill whole blocks (the only
@@ -153,5 +191,28 @@ mod tests {
         h.update(&data[..100]);
         assert!(h.saved().is_none(), "no state mid-block");
         assert!(ResumableSha256::restore(100, &saved).is_none());
+    }
+
+    #[test]
+    fn the_whole_state_restores_at_any_byte() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let expected = hex::encode(Sha256::digest(&data));
+        for split in [0, 1, 63, 64, 65, 100, 4999, 5000] {
+            let mut h = ResumableSha256::default();
+            h.update(&data[..split]);
+            let mut r = ResumableSha256::from_bytes(&h.to_bytes()).unwrap();
+            assert_eq!(r.len(), split as u64);
+            r.update(&data[split..]);
+            assert_eq!(r.finish(), expected, "split at {split}");
+        }
+        let mut h = ResumableSha256::default();
+        h.update(&data[..100]);
+        let mut bytes = h.to_bytes();
+        bytes.pop();
+        assert!(
+            ResumableSha256::from_bytes(&bytes).is_none(),
+            "a length that disagrees"
+        );
+        assert!(ResumableSha256::from_bytes(&[0; 39]).is_none());
     }
 }
