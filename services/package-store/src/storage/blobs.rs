@@ -195,8 +195,10 @@ impl Blobs {
         Ok(stream.map_err(Error::from).boxed())
     }
 
-    /// Streams a staged part whole, in chunks of [`REPLAY_CHUNK`] from a
-    /// file (a resumed upload's readers take one channel send per chunk).
+    /// Streams a staged part, in chunks of [`REPLAY_CHUNK`] from a file (a
+    /// resumed upload's readers take one channel send per chunk). The file
+    /// may be longer than the part's recorded length (see `publish`): the
+    /// caller reads that length only.
     pub async fn read_part(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
         match &self.local_root {
             Some(root) => read_file(root.join(key), 0, REPLAY_CHUNK).await,
@@ -206,9 +208,11 @@ impl Blobs {
 
     /// Moves the staged parts of an upload to `dest`. One part (every upload
     /// that was not interrupted) is a rename, which copies no bytes on a
-    /// filesystem and none through us on S3; several parts are concatenated
-    /// (on a filesystem by the kernel, into a temporary file renamed into
-    /// place).
+    /// filesystem and none through us on S3. Several parts: on a filesystem
+    /// the later ones are appended to the first (by the kernel), which is
+    /// then renamed into place, so a resumed upload copies only the bytes it
+    /// sent after the resume; on S3 they are concatenated into a multipart
+    /// upload. Either way the parts are gone afterwards.
     pub async fn publish(&self, parts: &[StagedPart], dest: &str) -> Result<()> {
         let dest = Path::from(dest);
         if let [only] = parts {
@@ -217,10 +221,11 @@ impl Blobs {
                 .await?;
             return Ok(());
         }
-        if let Some(root) = &self.local_root {
-            let sources: Vec<PathBuf> = parts.iter().map(|p| root.join(&p.object_key)).collect();
+        if let (Some(root), [first, rest @ ..]) = (&self.local_root, parts) {
+            let head = (root.join(&first.object_key), first.len);
+            let rest: Vec<PathBuf> = rest.iter().map(|p| root.join(&p.object_key)).collect();
             let target = root.join(dest.as_ref());
-            tokio::task::spawn_blocking(move || concatenate(&sources, &target))
+            tokio::task::spawn_blocking(move || append_and_place(head, &rest, &target))
                 .await
                 .map_err(|e| Error::Internal(format!("publishing failed: {e}")))?
                 .map_err(|e| Error::Internal(format!("cannot publish {dest}: {e}")))?;
@@ -267,30 +272,28 @@ impl Blobs {
     }
 }
 
-/// Writes `sources` one after the other into `target`, through a file named
-/// like the filesystem backend's half-written ones (`<key>#<digits>`), so
-/// that a crash midway leaves something the sweeper removes.
-fn concatenate(sources: &[PathBuf], target: &std::path::Path) -> std::io::Result<()> {
+/// Appends the files `rest` to the file `head.0`, cut first to its recorded
+/// length `head.1` (a publish that failed midway may have appended to it
+/// already: the session stays resumable, its replay reads only the recorded
+/// length of each part), then renames it to `target`.
+fn append_and_place(
+    head: (PathBuf, u64),
+    rest: &[PathBuf],
+    target: &std::path::Path,
+) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let (first, first_len) = head;
     let dir = target.parent().expect("object paths have a directory");
     std::fs::create_dir_all(dir)?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let mut name = target.file_name().unwrap_or_default().to_owned();
-    name.push(format!("#{}{nanos}", std::process::id()));
-    let temp = target.with_file_name(name);
-    let result = (|| {
-        let mut out = std::fs::File::create(&temp)?;
-        for source in sources {
-            // copy_file_range on Linux: the bytes do not pass through us.
-            std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
-        }
-        std::fs::rename(&temp, target)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    let mut out = std::fs::OpenOptions::new().write(true).open(&first)?;
+    out.set_len(first_len)?;
+    out.seek(SeekFrom::End(0))?;
+    for source in rest {
+        // copy_file_range on Linux: the bytes do not pass through us.
+        std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
     }
-    result
+    drop(out);
+    std::fs::rename(&first, target)
 }
 
 impl Blobs {
@@ -421,5 +424,30 @@ mod debug_tests {
         let text = format!("{c:?} {c:#?}");
         assert!(!text.contains("very-secret-value"), "{text}");
         assert!(text.contains("<redacted>") && text.contains("AKIA1"));
+    }
+}
+
+#[cfg(test)]
+mod publish_tests {
+    use super::append_and_place;
+
+    /// A publish that failed after appending part of the rest to the first
+    /// part's file leaves it longer than recorded; the next publish cuts it
+    /// back first, so the package is the parts exactly.
+    #[test]
+    fn the_first_part_is_cut_to_its_length_then_the_rest_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("staging/u/000000");
+        let second = dir.path().join("staging/u/000001");
+        std::fs::create_dir_all(first.parent().unwrap()).unwrap();
+        std::fs::write(&first, b"hello, wor").unwrap();
+        std::fs::write(&second, b"ld").unwrap();
+        // Left by an interrupted earlier publish.
+        std::fs::write(&first, b"hello, worl").unwrap();
+        let target = dir.path().join("packages/1.rpm");
+        append_and_place((first.clone(), 10), &[second.clone()], &target).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"hello, world");
+        assert!(!first.exists(), "the first part became the package");
+        assert!(second.exists(), "the caller deletes the others");
     }
 }

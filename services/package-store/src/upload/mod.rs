@@ -298,8 +298,18 @@ impl Uploader {
     async fn replay(&self, parts: &[StagedPart], ingest: &mut Ingest) -> Result<()> {
         for part in parts {
             let mut stream = self.blobs.read_part(&part.object_key).await?;
-            while let Some(bytes) = stream.next().await {
-                ingest.feed(bytes?).await?;
+            let mut left = part.len;
+            while left > 0 {
+                let Some(bytes) = stream.next().await else {
+                    return Err(Error::Internal(format!(
+                        "staged part {} has {left} bytes fewer than recorded",
+                        part.object_key
+                    )));
+                };
+                let mut bytes = bytes?;
+                bytes.truncate(left.min(bytes.len() as u64) as usize);
+                left -= bytes.len() as u64;
+                ingest.feed(bytes).await?;
             }
         }
         Ok(())

@@ -26,8 +26,10 @@ use crate::domain::DigestStates;
 use crate::{Error, Result};
 
 /// Chunks queued per reader. With 1 MiB client chunks this bounds each
-/// reader's backlog to a few MiB.
-const DEPTH: usize = 8;
+/// reader's backlog to a few MiB. 8 let the store's peak RSS reach 65 MiB
+/// on the 1 GiB upload bench (target 64); 4 keeps it near 41 MiB, with the
+/// upload no slower (0.89-0.93 x the digest floor, against 0.94-1.15).
+const DEPTH: usize = 4;
 
 type DigestResult = std::result::Result<(Preamble, Digests), obup_rpm::Error>;
 type SignedResult = std::result::Result<(Preamble, SignedDigests), obup_rpm::Error>;
