@@ -445,7 +445,7 @@ mod publish_tests {
         // Left by an interrupted earlier publish.
         std::fs::write(&first, b"hello, worl").unwrap();
         let target = dir.path().join("packages/1.rpm");
-        append_and_place((first.clone(), 10), &[second.clone()], &target).unwrap();
+        append_and_place((first.clone(), 10), std::slice::from_ref(&second), &target).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"hello, world");
         assert!(!first.exists(), "the first part became the package");
         assert!(second.exists(), "the caller deletes the others");
