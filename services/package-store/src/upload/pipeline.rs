@@ -282,7 +282,7 @@ fn signed_digests(
     limits: &Limits,
     resume: Option<(u64, Vec<u8>)>,
 ) -> SignedResult {
-    let mut input = FeedReader::new(rx);
+    let mut input = ChannelReader::new(rx);
     let preamble = obup_rpm::read_preamble(&mut input, limits)?;
     let start = PayloadDigests::after(&preamble).file_len();
     let restored = resume.and_then(|(at, state)| {
@@ -306,22 +306,50 @@ fn signed_digests(
     Ok((preamble, digests.finish()))
 }
 
-/// A blocking [`BufRead`] over a digest reader's channel, for the
-/// preamble; a mark that comes before the payload is answered "cannot
-/// save" (a part that ends inside the preamble).
-struct FeedReader {
-    rx: mpsc::Receiver<Feed>,
+/// What a reader's channel carries: bytes, or a message the reader answers
+/// itself.
+trait Message {
+    /// The bytes, if the message is bytes.
+    fn bytes(self) -> Option<Bytes>;
+}
+
+impl Message for Bytes {
+    fn bytes(self) -> Option<Bytes> {
+        Some(self)
+    }
+}
+
+impl Message for Feed {
+    /// A mark read as bytes came before the payload (a part that ends
+    /// inside the preamble): nothing can be saved there.
+    fn bytes(self) -> Option<Bytes> {
+        match self {
+            Feed::Bytes(chunk) => Some(chunk),
+            Feed::Mark(reply) => {
+                let _ = reply.send(None);
+                None
+            }
+        }
+    }
+}
+
+/// A blocking [`BufRead`] over the chunks of a channel: the scan's, and a
+/// digest reader's while it parses the preamble.
+struct ChannelReader<M> {
+    rx: mpsc::Receiver<M>,
     current: Bytes,
 }
 
-impl FeedReader {
-    fn new(rx: mpsc::Receiver<Feed>) -> Self {
+impl<M: Message> ChannelReader<M> {
+    fn new(rx: mpsc::Receiver<M>) -> Self {
         Self {
             rx,
             current: Bytes::new(),
         }
     }
+}
 
+impl ChannelReader<Feed> {
     /// What is left of the current chunk, then the channel's messages.
     fn next_feed(&mut self) -> Option<Feed> {
         if !self.current.is_empty() {
@@ -348,7 +376,7 @@ impl FeedReader {
     }
 }
 
-impl Read for FeedReader {
+impl<M: Message> Read for ChannelReader<M> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let available = self.fill_buf()?;
         let n = available.len().min(buf.len());
@@ -358,56 +386,15 @@ impl Read for FeedReader {
     }
 }
 
-impl BufRead for FeedReader {
+impl<M: Message> BufRead for ChannelReader<M> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.current.is_empty() {
             match self.rx.blocking_recv() {
-                Some(Feed::Bytes(chunk)) => self.current = chunk,
-                Some(Feed::Mark(reply)) => {
-                    let _ = reply.send(None);
+                Some(message) => {
+                    if let Some(chunk) = message.bytes() {
+                        self.current = chunk;
+                    }
                 }
-                // The sender is gone: the upload ended.
-                None => break,
-            }
-        }
-        Ok(&self.current)
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.current.advance(n);
-    }
-}
-
-/// A blocking [`BufRead`] over the chunks of a channel.
-struct ChannelReader {
-    rx: mpsc::Receiver<Bytes>,
-    current: Bytes,
-}
-
-impl ChannelReader {
-    fn new(rx: mpsc::Receiver<Bytes>) -> Self {
-        Self {
-            rx,
-            current: Bytes::new(),
-        }
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for ChannelReader {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(chunk) => self.current = chunk,
                 // The sender is gone: the upload ended.
                 None => break,
             }
