@@ -440,10 +440,9 @@ mod publish_tests {
         let first = dir.path().join("staging/u/000000");
         let second = dir.path().join("staging/u/000001");
         std::fs::create_dir_all(first.parent().unwrap()).unwrap();
-        std::fs::write(&first, b"hello, wor").unwrap();
-        std::fs::write(&second, b"ld").unwrap();
-        // Left by an interrupted earlier publish.
+        // Recorded as 10 bytes; the 11th was left by an interrupted publish.
         std::fs::write(&first, b"hello, worl").unwrap();
+        std::fs::write(&second, b"ld").unwrap();
         let target = dir.path().join("packages/1.rpm");
         append_and_place((first.clone(), 10), std::slice::from_ref(&second), &target).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"hello, world");

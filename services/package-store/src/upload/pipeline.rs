@@ -183,8 +183,7 @@ async fn join<T>(h: &mut JoinHandle<T>) -> Result<T> {
 /// SHA-256 of every chunk, to the end of the stream; from `resume`'s state
 /// (skipping the bytes it covers) when it can be restored.
 fn file_sha256(mut rx: mpsc::Receiver<Feed>, resume: Option<(u64, Vec<u8>)>) -> [u8; 32] {
-    let restored =
-        resume.and_then(|(at, state)| FileSha::restore(&state).filter(|_| at > 0).map(|s| (s, at)));
+    let restored = resume.and_then(|(at, state)| FileSha::restore(at, &state).map(|s| (s, at)));
     let (mut sha, mut skip) = restored.unwrap_or_else(|| (FileSha::new(), 0));
     while let Some(feed) = rx.blocking_recv() {
         match feed {
@@ -226,11 +225,14 @@ impl FileSha {
         }
     }
 
-    fn restore(state: &[u8]) -> Option<Self> {
+    /// The state saved after the first `at` bytes, if it is one.
+    fn restore(at: u64, state: &[u8]) -> Option<Self> {
         if !sha_extensions() {
             return None;
         }
-        ResumableSha256::from_bytes(state).map(Self::Resumable)
+        ResumableSha256::from_bytes(state)
+            .filter(|s| s.len() == at)
+            .map(Self::Resumable)
     }
 
     fn update(&mut self, data: &[u8]) {

@@ -30,6 +30,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// rarely. Request-time checks ask for fresh ones.
 const FACTS_TTL: Duration = Duration::from_secs(30);
 
+/// The oldest report [`FACTS_TTL`] still accepts.
+fn ttl_start() -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_sub(FACTS_TTL).unwrap_or(now)
+}
+
 /// The agents of one cluster.
 #[derive(Debug)]
 pub struct Hosts {
@@ -88,34 +94,25 @@ impl Hosts {
 
     /// What the host of `agent` is, as reported at most [`FACTS_TTL`] ago.
     pub async fn facts(&self, agent: &str) -> Result<HostFacts> {
-        match self.cached_facts(agent) {
-            Some(f) => Ok(f),
-            None => self.fresh_facts(agent).await,
-        }
-    }
-
-    fn cached_facts(&self, agent: &str) -> Option<HostFacts> {
-        self.facts
-            .lock()
-            .expect("never poisoned")
-            .get(agent)
-            .filter(|(at, _)| at.elapsed() < FACTS_TTL)
-            .map(|(_, f)| f.clone())
+        self.facts_since(agent, ttl_start()).await
     }
 
     /// What the host of `agent` is, as reported at or after `since`.
     pub async fn facts_since(&self, agent: &str, since: std::time::Instant) -> Result<HostFacts> {
-        let recent = self
-            .facts
+        match self.recorded_since(agent, since) {
+            Some(f) => Ok(f),
+            None => self.fresh_facts(agent).await,
+        }
+    }
+
+    /// The last report of `agent`'s host, if it came at or after `since`.
+    fn recorded_since(&self, agent: &str, since: std::time::Instant) -> Option<HostFacts> {
+        self.facts
             .lock()
             .expect("never poisoned")
             .get(agent)
             .filter(|(at, _)| *at >= since)
-            .map(|(_, f)| f.clone());
-        match recent {
-            Some(f) => Ok(f),
-            None => self.fresh_facts(agent).await,
-        }
+            .map(|(_, f)| f.clone())
     }
 
     /// What the host of `agent` is, asked now.
@@ -135,7 +132,7 @@ impl Hosts {
         deadline_ms: i64,
         log: &dyn TaskIo,
     ) -> Result<HostFacts> {
-        if let Some(f) = self.cached_facts(agent) {
+        if let Some(f) = self.recorded_since(agent, ttl_start()) {
             return Ok(f);
         }
         let mut pause = Duration::from_millis(100);
