@@ -57,14 +57,7 @@ async fn an_agent_gone_for_ten_seconds_mid_download_costs_no_rerun() {
         download.execute_times, 1,
         "one execution, resumed on the agent"
     );
-    let logs: Vec<String> = running
-        .orchestrator
-        .logs(task)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.content)
-        .collect();
+    let logs = common::log_lines(&running.orchestrator, task).await;
     let has = |s: &str| logs.iter().any(|l| l.contains(s));
     assert!(has("lost agent"), "{logs:#?}");
     assert!(has("continuing after an interruption"), "{logs:#?}");
@@ -150,13 +143,7 @@ async fn an_agent_lost_mid_script_fails_the_script_and_retry_runs_it_once_more()
     assert_eq!(failed.state, State::Failed, "{failed:?}");
     let node = &failed.nodes[failed.stage as usize - 1];
     assert_eq!(node.name, "Execute upgrade pre script");
-    let logs: Vec<String> = o
-        .logs(task)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.content)
-        .collect();
+    let logs = common::log_lines(o, task).await;
     assert!(
         logs.iter().any(|l| l.contains("cannot continue")),
         "{logs:#?}"

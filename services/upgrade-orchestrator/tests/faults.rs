@@ -60,13 +60,7 @@ async fn fails_then_retries(row: Row) {
         .iter()
         .find(|t| t.state == State::Failed)
         .unwrap_or_else(|| panic!("{:?}: no failed sub-task in {node:?}", row.fault));
-    let logs: Vec<String> = o
-        .logs(task.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.content)
-        .collect();
+    let logs = common::log_lines(o, task.id).await;
     assert!(
         logs.iter().any(|l| l.contains(row.says)),
         "{:?}: {:?} not in the log {logs:#?}",

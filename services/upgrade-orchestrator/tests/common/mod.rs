@@ -195,6 +195,16 @@ pub async fn in_process(
     (running, stop)
 }
 
+/// The log lines of sub-task `task`, in order.
+pub async fn log_lines(o: &obup_upgrade_orchestrator::Orchestrator, task: i64) -> Vec<String> {
+    o.logs(task)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.content)
+        .collect()
+}
+
 /// Follows DAG `id` until it is over (its event stream ends); the DAG
 /// then.
 pub async fn run_out(
