@@ -2,9 +2,8 @@
 //! S3-compatible store when configured.
 //!
 //! Keys:
-//! - `staging/<upload id>/<seq>`: the parts of an upload in progress. A part
-//!   is one object, written by one stream, so a resumed upload adds parts
-//!   rather than appending (object stores cannot append).
+//! - `staging/<upload id>/...`: the parts of an upload in progress
+//!   ([`staged`](super::staged)).
 //! - `packages/sha256/<xx>/<sha256>`: a committed package, content-addressed,
 //!   so the same bytes are never stored twice.
 
@@ -16,15 +15,11 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
-use crate::domain::{Sha256Hex, StagedPart, UploadId};
+use crate::domain::Sha256Hex;
 use crate::{Error, Result};
 
-/// Parts written to the backend concurrently by one upload.
-const MAX_INFLIGHT_PARTS: usize = 4;
-/// Bytes per chunk when a resumed upload replays its staged parts.
-const REPLAY_CHUNK: usize = 1 << 20;
 /// Bytes per chunk of a download from a file: each chunk is one gRPC
 /// message, and a download holds a few in flight (the read, the encoded
 /// message, HTTP/2's send buffer). At 256 KiB nine concurrent downloads
@@ -140,11 +135,11 @@ impl ObjectStoreConfig {
 /// The package store's view of object storage.
 #[derive(Debug, Clone)]
 pub struct Blobs {
-    store: Arc<dyn ObjectStore>,
+    pub(super) store: Arc<dyn ObjectStore>,
     /// Root directory of the filesystem backend. Its half-written files
     /// (`<key>#<n>`, left by a crash mid-write) are invisible to listings,
     /// so the sweeper removes them through the filesystem.
-    local_root: Option<PathBuf>,
+    pub(super) local_root: Option<PathBuf>,
 }
 
 impl Blobs {
@@ -159,22 +154,9 @@ impl Blobs {
         })
     }
 
-    pub fn staging_key(id: &UploadId, seq: i32) -> String {
-        format!("staging/{id}/{seq:06}")
-    }
-
     pub fn package_key(sha256: &Sha256Hex) -> String {
         let s = sha256.as_str();
         format!("packages/sha256/{}/{s}", &s[..2])
-    }
-
-    /// Starts writing one staged part.
-    pub async fn start_part(&self, key: String) -> Result<PartWriter> {
-        let upload = self.store.put_multipart(&Path::from(key.as_str())).await?;
-        Ok(PartWriter {
-            inner: WriteMultipart::new(upload),
-            written: 0,
-        })
     }
 
     /// Streams an object's bytes from `offset`: in chunks of
@@ -193,60 +175,6 @@ impl Blobs {
             .await?
             .into_stream();
         Ok(stream.map_err(Error::from).boxed())
-    }
-
-    /// Streams a staged part, in chunks of [`REPLAY_CHUNK`] from a file (a
-    /// resumed upload's readers take one channel send per chunk). The file
-    /// may be longer than the part's recorded length (see `publish`): the
-    /// caller reads that length only.
-    pub async fn read_part(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
-        match &self.local_root {
-            Some(root) => read_file(root.join(key), 0, REPLAY_CHUNK).await,
-            None => self.read(key, 0).await,
-        }
-    }
-
-    /// Moves the staged parts of an upload to `dest`. One part (every upload
-    /// that was not interrupted) is a rename, which copies no bytes on a
-    /// filesystem and none through us on S3. Several parts: on a filesystem
-    /// the later ones are appended to the first (by the kernel), which is
-    /// then renamed into place, so a resumed upload copies only the bytes it
-    /// sent after the resume; on S3 they are concatenated into a multipart
-    /// upload. Either way the parts are gone afterwards.
-    pub async fn publish(&self, parts: &[StagedPart], dest: &str) -> Result<()> {
-        let dest = Path::from(dest);
-        if let [only] = parts {
-            self.store
-                .rename(&Path::from(only.object_key.as_str()), &dest)
-                .await?;
-            return Ok(());
-        }
-        if let (Some(root), [first, rest @ ..]) = (&self.local_root, parts) {
-            let head = (root.join(&first.object_key), first.len);
-            let rest: Vec<PathBuf> = rest.iter().map(|p| root.join(&p.object_key)).collect();
-            let target = root.join(dest.as_ref());
-            tokio::task::spawn_blocking(move || append_and_place(head, &rest, &target))
-                .await
-                .map_err(|e| Error::Internal(format!("publishing failed: {e}")))?
-                .map_err(|e| Error::Internal(format!("cannot publish {dest}: {e}")))?;
-            for part in parts {
-                self.delete(&part.object_key).await?;
-            }
-            return Ok(());
-        }
-        let mut out = WriteMultipart::new(self.store.put_multipart(&dest).await?);
-        for part in parts {
-            let mut stream = self.read(&part.object_key, 0).await?;
-            while let Some(bytes) = stream.try_next().await? {
-                out.wait_for_capacity(MAX_INFLIGHT_PARTS).await?;
-                out.put(bytes);
-            }
-        }
-        out.finish().await?;
-        for part in parts {
-            self.delete(&part.object_key).await?;
-        }
-        Ok(())
     }
 
     /// Deletes an object; a missing one is not an error.
@@ -272,115 +200,8 @@ impl Blobs {
     }
 }
 
-/// Appends the files `rest` to the file `head.0`, cut first to its recorded
-/// length `head.1` (a publish that failed midway may have appended to it
-/// already: the session stays resumable, its replay reads only the recorded
-/// length of each part), then renames it to `target`.
-fn append_and_place(
-    head: (PathBuf, u64),
-    rest: &[PathBuf],
-    target: &std::path::Path,
-) -> std::io::Result<()> {
-    use std::io::{Seek, SeekFrom};
-    let (first, first_len) = head;
-    let dir = target.parent().expect("object paths have a directory");
-    std::fs::create_dir_all(dir)?;
-    let mut out = std::fs::OpenOptions::new().write(true).open(&first)?;
-    out.set_len(first_len)?;
-    out.seek(SeekFrom::End(0))?;
-    for source in rest {
-        // copy_file_range on Linux: the bytes do not pass through us.
-        std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
-    }
-    drop(out);
-    std::fs::rename(&first, target)
-}
-
-impl Blobs {
-    /// Removes half-written files under `prefix` last modified before
-    /// `cutoff_ms` (filesystem backend only; S3 drops incomplete multipart
-    /// uploads by its own lifecycle rules). Returns how many were removed.
-    pub fn remove_abandoned_writes(&self, prefix: &str, cutoff_ms: i64) -> Result<usize> {
-        let Some(root) = &self.local_root else {
-            return Ok(0);
-        };
-        let cutoff =
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(cutoff_ms.max(0) as u64);
-        let mut removed = 0;
-        let mut dirs = vec![root.join(prefix)];
-        while let Some(dir) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(meta) = entry.metadata() else { continue };
-                if meta.is_dir() {
-                    dirs.push(path);
-                    continue;
-                }
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let temp = name
-                    .split_once('#')
-                    .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-                if temp
-                    && meta.modified().is_ok_and(|m| m < cutoff)
-                    && std::fs::remove_file(&path).is_ok()
-                {
-                    removed += 1;
-                }
-            }
-        }
-        Ok(removed)
-    }
-}
-
-/// One staged part being written. Dropping it without [`finish`] leaves no
-/// object behind.
-///
-/// [`finish`]: PartWriter::finish
-pub struct PartWriter {
-    inner: WriteMultipart,
-    written: u64,
-}
-
-impl std::fmt::Debug for PartWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PartWriter")
-            .field("written", &self.written)
-            .finish()
-    }
-}
-
-impl PartWriter {
-    /// Queues `bytes`, waiting while too many parts are in flight so that
-    /// memory stays bounded.
-    pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
-        self.inner.wait_for_capacity(MAX_INFLIGHT_PARTS).await?;
-        self.written += bytes.len() as u64;
-        self.inner.put(bytes);
-        Ok(())
-    }
-
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Completes the object.
-    pub async fn finish(self) -> Result<()> {
-        self.inner.finish().await?;
-        Ok(())
-    }
-
-    /// Discards the object.
-    pub async fn abort(self) -> Result<()> {
-        self.inner.abort().await?;
-        Ok(())
-    }
-}
-
 /// A file's bytes from `offset`, in chunks of `chunk` bytes.
-async fn read_file(
+pub(super) async fn read_file(
     path: std::path::PathBuf,
     offset: u64,
     chunk: usize,
@@ -424,29 +245,5 @@ mod debug_tests {
         let text = format!("{c:?} {c:#?}");
         assert!(!text.contains("very-secret-value"), "{text}");
         assert!(text.contains("<redacted>") && text.contains("AKIA1"));
-    }
-}
-
-#[cfg(test)]
-mod publish_tests {
-    use super::append_and_place;
-
-    /// A publish that failed after appending part of the rest to the first
-    /// part's file leaves it longer than recorded; the next publish cuts it
-    /// back first, so the package is the parts exactly.
-    #[test]
-    fn the_first_part_is_cut_to_its_length_then_the_rest_appended() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = dir.path().join("staging/u/000000");
-        let second = dir.path().join("staging/u/000001");
-        std::fs::create_dir_all(first.parent().unwrap()).unwrap();
-        // Recorded as 10 bytes; the 11th was left by an interrupted publish.
-        std::fs::write(&first, b"hello, worl").unwrap();
-        std::fs::write(&second, b"ld").unwrap();
-        let target = dir.path().join("packages/1.rpm");
-        append_and_place((first.clone(), 10), std::slice::from_ref(&second), &target).unwrap();
-        assert_eq!(std::fs::read(&target).unwrap(), b"hello, world");
-        assert!(!first.exists(), "the first part became the package");
-        assert!(second.exists(), "the caller deletes the others");
     }
 }

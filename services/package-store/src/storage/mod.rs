@@ -3,12 +3,14 @@
 
 mod blobs;
 mod sql;
+mod staged;
 
 use async_trait::async_trait;
 use obup_kit::audit::{AuditEvent, AuditStore};
 
-pub use blobs::{Blobs, ObjectStoreConfig, PartWriter};
+pub use blobs::{Blobs, ObjectStoreConfig};
 pub use sql::SqlRepository;
+pub use staged::PartWriter;
 
 use crate::Result;
 use crate::domain::{

@@ -2,8 +2,8 @@
 //! of hashing and scanning, and a commit that makes bytes and row visible
 //! together.
 //!
-//! Session life: created (row) -> parts staged (row per part, object per
-//! part) -> committed (package row, session gone) | interrupted (kept for a
+//! Session life: created (row) -> parts staged (row per part; their bytes
+//! as `storage::staged` lays them out) -> committed (package row, session gone) | interrupted (kept for a
 //! resume until it expires) | refused (parts and row deleted).
 //!
 //! The client may declare the file's SHA-256 up front (`start`) or, having
@@ -62,8 +62,9 @@ pub struct UploadSettings {
     pub max_unpacked: u64,
     /// How often a long upload makes what it received durable and pushes its
     /// session's expiry forward: a crash loses at most this much of the
-    /// transfer. Uploads shorter than this stay one part, so publishing them
-    /// is a rename, not a copy.
+    /// transfer. (On a filesystem the parts share one file, so publishing
+    /// stays a rename; in an object store, an upload shorter than this is
+    /// one object, renamed rather than copied.)
     pub checkpoint: Duration,
     /// Unreferenced objects younger than this are left alone by the
     /// sweeper: their row may be about to be written, or another replica
@@ -151,8 +152,8 @@ impl Uploader {
         }
         let mut staging = Staging {
             id: id.clone(),
-            seq: parts.len() as i32,
             start: session.received,
+            kept: parts,
             writer: None,
         };
         let mut received = session.received;
@@ -296,14 +297,14 @@ impl Uploader {
     /// reads the prefix again; the digest readers skip what their restored
     /// states cover.
     async fn replay(&self, parts: &[StagedPart], ingest: &mut Ingest) -> Result<()> {
-        for part in parts {
-            let mut stream = self.blobs.read_part(&part.object_key).await?;
+        let streams = self.blobs.read_parts(parts).await?;
+        for (part, mut stream) in parts.iter().zip(streams) {
             let mut left = part.len;
             while left > 0 {
                 let Some(bytes) = stream.next().await else {
                     return Err(Error::Internal(format!(
-                        "staged part {} has {left} bytes fewer than recorded",
-                        part.object_key
+                        "staged part {} of {} has {left} bytes fewer than recorded",
+                        part.seq, part.object_key
                     )));
                 };
                 let mut bytes = bytes?;
@@ -330,8 +331,7 @@ impl Uploader {
 
     async fn stage(&self, staging: &mut Staging, data: Bytes) -> Result<()> {
         if staging.writer.is_none() {
-            let key = Blobs::staging_key(&staging.id, staging.seq);
-            staging.writer = Some((key.clone(), self.blobs.start_part(key).await?));
+            staging.writer = Some(self.blobs.start_part(&staging.id, &staging.kept).await?);
         }
         let (_, writer) = staging.writer.as_mut().expect("set just above");
         writer.write(data).await
@@ -349,7 +349,7 @@ impl Uploader {
         writer.finish().await?;
         let digest_states = ingest.mark().await.filter(|s| s.at == staging.start + len);
         let part = StagedPart {
-            seq: staging.seq,
+            seq: staging.kept.len() as i32,
             start: staging.start,
             len,
             object_key: key,
@@ -358,8 +358,8 @@ impl Uploader {
         self.repo
             .add_part(&staging.id, &part, self.expiry())
             .await?;
-        staging.seq += 1;
         staging.start += len;
+        staging.kept.push(part);
         Ok(())
     }
 
@@ -383,9 +383,7 @@ impl Uploader {
     }
 
     async fn discard(&self, id: &UploadId) -> Result<()> {
-        for part in self.repo.parts(id).await? {
-            self.blobs.delete(&part.object_key).await?;
-        }
+        self.blobs.delete_parts(&self.repo.parts(id).await?).await?;
         self.repo.delete_session(id).await
     }
 
@@ -505,9 +503,10 @@ impl Uploader {
 /// The part being written by this stream.
 struct Staging {
     id: UploadId,
-    seq: i32,
     /// Session offset where the part in flight starts.
     start: u64,
+    /// The session's recorded parts, in order: the next part follows them.
+    kept: Vec<StagedPart>,
     writer: Option<(String, PartWriter)>,
 }
 

@@ -30,10 +30,8 @@ impl Uploader {
             if self.is_busy(&id) {
                 continue;
             }
-            for part in self.repo().parts(&id).await? {
-                self.blobs().delete(&part.object_key).await?;
-                report.objects += 1;
-            }
+            let parts = self.repo().parts(&id).await?;
+            report.objects += self.blobs().delete_parts(&parts).await?;
             self.repo().delete_session(&id).await?;
             report.sessions += 1;
             tracing::info!(upload_id = %id, "expired upload session removed");

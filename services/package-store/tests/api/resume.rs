@@ -1,6 +1,7 @@
 //! Interrupted uploads keep their bytes, resume from the reported offset, and
 //! expire when abandoned.
 
+use std::io::Write;
 use std::time::Duration;
 
 use obup_proto::pb::packagestore::v1 as pb;
@@ -292,4 +293,76 @@ async fn half_written_parts_left_by_a_crash_are_swept() {
     let report = app.store.uploader().sweep().await.unwrap();
     assert_eq!(report.objects, 1);
     assert!(!temp.exists());
+}
+
+/// On a filesystem every part of an upload continues one staging file, so
+/// a resumed upload is published by a rename, copying nothing; what a
+/// killed stream wrote past its last recorded part is cut off before the
+/// next part is written.
+#[tokio::test]
+async fn resumed_parts_continue_one_staging_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("objects");
+    let mut app = TestApp::spawn_with(Db::Sqlite, Objects::Local, |c| {
+        c.object_store =
+            obup_package_store::storage::ObjectStoreConfig::Local { root: root.clone() };
+    })
+    .await;
+    let bytes = big_package();
+    let mut s = start("big.rpm");
+    s.upload_id = "one-file".into();
+    s.total_size = Some(bytes.len() as u64);
+    let (a, b) = (bytes.len() / 3, 2 * bytes.len() / 3);
+    let e = app
+        .upload_with(s.clone(), &bytes[..a], 0)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "Package.Upload.Incomplete");
+    let staged = root.join("staging/one-file");
+    let files = || -> Vec<std::path::PathBuf> {
+        let mut f: Vec<_> = std::fs::read_dir(&staged)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        f.sort();
+        f
+    };
+    let [file] = files().try_into().expect("one staging file");
+    // What a stream killed between writing and recording leaves behind.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap()
+        .write_all(&[0xEE; 4096])
+        .unwrap();
+
+    let e = app
+        .upload_with(s.clone(), &bytes[a..b], a as u64)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "Package.Upload.Incomplete");
+    assert_eq!(
+        files(),
+        std::slice::from_ref(&file),
+        "the second part went into the same file"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), &bytes[..b], "junk cut off");
+    let id = obup_package_store::domain::UploadId::parse("one-file").unwrap();
+    let parts = app.repo.parts(&id).await.unwrap();
+    assert_eq!(parts.len(), 2);
+    assert!(parts.iter().all(|p| p.object_key == parts[0].object_key));
+
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&file).unwrap());
+    let p = app.upload_with(s, &bytes[b..], b as u64).await.unwrap();
+    assert_eq!(app.download(p.id, 0).await.unwrap(), bytes);
+    let key = obup_package_store::storage::Blobs::package_key(
+        &obup_package_store::domain::Sha256Hex::parse(&p.sha256).unwrap(),
+    );
+    let published = std::fs::metadata(root.join(key)).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&published),
+        inode,
+        "the staging file was renamed, not copied"
+    );
+    assert!(!staged.exists(), "nothing is left of the session");
 }
