@@ -1,6 +1,6 @@
 //! The `obup-agent` binary as a real process: killed with SIGKILL in the
-//! middle of a download and of a script, then started again on the same
-//! state dir; and its choice of Python with a PATH of the test's making.
+//! middle of a download, an install and a script, then started again on
+//! the same state dir; and its choice of Python with a PATH of the test's making.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,8 @@ use bytes::Bytes;
 use obup_agent::AgentClient;
 use obup_agent::client::Finished;
 use obup_agent::domain::{
-    Event, FailureCode, FetchPackage, HostPath, OpKey, OpOutput, RunSpec, RunUpgradeScript, Secret,
-    Work,
+    Event, FailureCode, FetchPackage, HostPath, Install, InstallScope, OpKey, OpOutput, RunSpec,
+    RunUpgradeScript, Secret, Work,
 };
 use obup_proto::pb::packagestore::v1 as store;
 use obup_test_support::{Compression, RpmSpec, ServiceProcess};
@@ -175,14 +175,16 @@ async fn a_download_killed_with_the_agent_resumes_only_when_continued() {
         host.real(&format!("{a}.partial")),
         host.real(&format!("{b}.partial")),
     );
+    // Past the first saved SHA-256 state (every 4 MiB).
     wait_for("both downloads under way", || {
-        size(&partial_a) > 1 << 20 && size(&partial_b) > 1 << 20
+        size(&partial_a) > 5 << 20 && size(&partial_b) > 1 << 20
     })
     .await;
     agent.kill();
     drop(streams);
     let had = size(&partial_a);
     assert!(had < package.file_size, "killed mid-download");
+    assert!(host.real(&format!("{a}.partial.sha256")).exists());
 
     let agent = host.agent(&[]);
     let mut c = client(&agent).await;
@@ -191,10 +193,25 @@ async fn a_download_killed_with_the_agent_resumes_only_when_continued() {
         panic!("{:?}", r.result)
     };
     assert_eq!(f.resumed_from, had, "resumed from the partial file");
+    let resumed = r
+        .lines
+        .iter()
+        .find(|l| l.line.contains("resuming"))
+        .expect("the resume is logged");
+    let saved_at: u64 = resumed
+        .line
+        .split_once("state saved at byte ")
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or_else(|| panic!("the saved SHA-256 state was used: {}", resumed.line));
+    assert!(
+        (4 << 20..=had).contains(&saved_at) && saved_at.is_multiple_of(4 << 20),
+        "state at {saved_at}, partial file {had}"
+    );
     assert_eq!((r.accepted.attached, r.accepted.runs), (true, 2));
     let bytes = std::fs::read(host.real(&a)).unwrap();
     assert_eq!(hex::encode(Sha256::digest(&bytes)), package.sha256);
     assert!(!partial_a.exists());
+    assert!(!host.real(&format!("{a}.partial.sha256")).exists());
 
     let r = run_to_end(&mut c, &spec("fetch-b", fetch(&url, &package, &b), false)).await;
     let failure = r.result.failure().expect("not continued: interrupted");
@@ -302,6 +319,72 @@ async fn a_script_left_running_by_a_killed_agent_is_stopped_before_the_op_fails(
     let failure = r.result.failure().expect("the pre script cannot continue");
     assert!(failure.has_code(FailureCode::Interrupted), "{failure}");
     wait_for("the orphaned script to be killed", || !alive(pid)).await;
+    agent.kill();
+}
+
+/// An agent killed in the middle of an install (a 128 MiB library half
+/// copied) leaves a half-installed home. The continue path installs again
+/// over it, whole: the home ends as the source, and the op ran twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_install_killed_with_the_agent_is_done_again_whole_when_continued() {
+    const BIG: u64 = 128 << 20;
+    let host = Host::new();
+    let source = format!("{RPM_DIR}/home/admin/oceanbase");
+    for dir in ["bin", "lib", "etc"] {
+        std::fs::create_dir_all(host.real(&format!("{source}/{dir}"))).unwrap();
+    }
+    std::fs::write(host.real(&format!("{source}/bin/observer")), b"new build").unwrap();
+    std::fs::write(
+        host.real(&format!("{source}/etc/dep.yml")),
+        b"- version: 4.3.5.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        host.real(&format!("{source}/lib/big.so")),
+        vec![7u8; BIG as usize],
+    )
+    .unwrap();
+    let home_lib = host.real("/home/admin/oceanbase/lib/big.so");
+    std::fs::create_dir_all(home_lib.parent().unwrap()).unwrap();
+    std::fs::write(&home_lib, b"old build's library").unwrap();
+    let work = || {
+        Work::Install(Install {
+            source: HostPath::parse(&source).unwrap(),
+            scope: InstallScope::Observer,
+        })
+    };
+
+    let agent = host.agent(&[]);
+    let mut c = client(&agent).await;
+    let mut events = c.run(&spec("install", work(), false)).await.unwrap();
+    assert!(matches!(events.next().await, Some(Ok(Event::Accepted(_)))));
+    // Installing removes the old file, then copies: caught mid-copy.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(size(&home_lib) > 1 << 20 && size(&home_lib) < BIG) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never caught mid-copy"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    agent.kill();
+    drop(events);
+    let half = size(&home_lib);
+    assert!(half < BIG, "killed mid-copy: {half} bytes");
+
+    let agent = host.agent(&[]);
+    let mut c = client(&agent).await;
+    let r = run_to_end(&mut c, &spec("install", work(), true)).await;
+    let Some(OpOutput::Install(out)) = r.result.output() else {
+        panic!("{:?}", r.result)
+    };
+    assert_eq!(out.files, 3, "{out:?}");
+    assert_eq!((r.accepted.attached, r.accepted.runs), (true, 2));
+    assert_eq!(size(&home_lib), BIG, "the library whole");
+    assert_eq!(
+        std::fs::read(host.real("/home/admin/oceanbase/bin/observer")).unwrap(),
+        b"new build"
+    );
     agent.kill();
 }
 

@@ -1,16 +1,18 @@
 //! FetchPackage: pulls a package from the package store's `Download`
 //! stream into `<dest>.partial`, hashing as bytes arrive, and renames it to
 //! `dest` once size and SHA-256 match. The continue path resumes from the
-//! partial file's size (its bytes are hashed again first); a fresh run
-//! starts over.
+//! partial file's size, its SHA-256 continued from the state the writer
+//! saved beside it (`<dest>.partial.sha256`, every [`STATE_EVERY`] bytes),
+//! so only the bytes after that state are read again; a fresh run starts
+//! over.
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
+use obup_kit::sha256::ResumableSha256;
 use obup_proto::pb::packagestore::v1 as store;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 
@@ -27,6 +29,9 @@ const QUEUE: usize = 4;
 const MAX_MESSAGE: usize = 8 << 20;
 /// Progress is reported about this often, in bytes.
 const PROGRESS_EVERY: u64 = 4 << 20;
+/// The SHA-256 state is saved about this often, in bytes: a resume reads
+/// at most this much again. A save is one small write and a rename.
+const STATE_EVERY: u64 = 4 << 20;
 
 pub async fn fetch(w: &FetchPackage, ctx: &OpContext) -> Result<OpOutput, OpFailure> {
     let dest = confine(ctx, &w.dest, Area::BelowUpgradeDir)?;
@@ -39,8 +44,8 @@ pub async fn fetch(w: &FetchPackage, ctx: &OpContext) -> Result<OpOutput, OpFail
 
     // A re-run after the rename: the package is there already.
     if dest.is_file() {
-        let (size, hasher) = hash_prefix(dest.clone(), None).await?;
-        let sha = hex::encode(hasher.finalize());
+        let (size, hasher) = hash_from(dest.clone(), ResumableSha256::default(), None).await?;
+        let sha = hasher.finish();
         if size == w.size && sha == w.sha256 {
             ctx.log
                 .info(format!("{shown} is already downloaded and intact"))
@@ -69,10 +74,21 @@ pub async fn fetch(w: &FetchPackage, ctx: &OpContext) -> Result<OpOutput, OpFail
         ));
     }
     let hasher = if offset > 0 {
+        let saved = saved_state(&partial).filter(|s| s.len() <= offset);
+        let from = saved.as_ref().map_or(0, ResumableSha256::len);
         ctx.log
-            .info(format!("resuming {shown} from byte {offset} of {}", w.size))
+            .info(format!(
+                "resuming {shown} from byte {offset} of {}; its SHA-256 {}",
+                w.size,
+                match from {
+                    0 => "is computed from the start again".to_owned(),
+                    _ => format!("continues from the state saved at byte {from}"),
+                }
+            ))
             .await;
-        hash_prefix(partial.clone(), Some(offset)).await?.1
+        hash_from(partial.clone(), saved.unwrap_or_default(), Some(offset))
+            .await?
+            .1
     } else {
         ctx.log
             .info(format!(
@@ -80,10 +96,11 @@ pub async fn fetch(w: &FetchPackage, ctx: &OpContext) -> Result<OpOutput, OpFail
                 w.package_id, w.size
             ))
             .await;
-        Sha256::new()
+        ResumableSha256::default()
     };
 
     let (size, sha) = download(w, ctx, &partial, offset, hasher).await?;
+    let _ = std::fs::remove_file(state_path(&partial));
     if size != w.size || sha != w.sha256 {
         let _ = std::fs::remove_file(&partial);
         return Err(OpFailure::new(
@@ -136,19 +153,51 @@ async fn resume_point(ctx: &OpContext, partial: &Path, size: u64) -> Result<u64,
             .info("discarding the partial file of an earlier run")
             .await;
     }
+    let _ = std::fs::remove_file(state_path(partial));
     std::fs::File::create(partial).map_err(|e| io_failure("create", partial.display(), e))?;
     Ok(0)
 }
 
-/// The bytes read and the hash over a file's first `limit` bytes (all of
-/// it, if `None`).
-async fn hash_prefix(path: PathBuf, limit: Option<u64>) -> Result<(u64, Sha256), OpFailure> {
+/// `<dest>.partial.sha256`: the SHA-256 state of the partial file's first
+/// bytes ([`ResumableSha256::to_bytes`]).
+fn state_path(partial: &Path) -> PathBuf {
+    let mut name = partial.file_name().unwrap_or_default().to_owned();
+    name.push(".sha256");
+    partial.with_file_name(name)
+}
+
+/// The saved state, if there is one that parses. A state that does not
+/// match the bytes (a power loss kept the state but not the data) makes
+/// the final check fail: the download is refused, never accepted wrong.
+fn saved_state(partial: &Path) -> Option<ResumableSha256> {
+    ResumableSha256::from_bytes(&std::fs::read(state_path(partial)).ok()?)
+}
+
+/// Saves the state beside the partial file, replacing the last one whole.
+fn save_state(partial: &Path, sha: &ResumableSha256) -> std::io::Result<()> {
+    let path = state_path(partial);
+    let mut temp = path.clone().into_os_string();
+    temp.push(".tmp");
+    std::fs::write(&temp, sha.to_bytes())?;
+    std::fs::rename(&temp, &path)
+}
+
+/// Continues `hasher` over a file's bytes from `hasher.len()` up to
+/// `limit` (the end, if `None`); returns the length reached and the hash.
+async fn hash_from(
+    path: PathBuf,
+    hasher: ResumableSha256,
+    limit: Option<u64>,
+) -> Result<(u64, ResumableSha256), OpFailure> {
     blocking(move || {
-        let file = std::fs::File::open(&path).map_err(|e| io_failure("open", path.display(), e))?;
-        let mut reader = file.take(limit.unwrap_or(u64::MAX));
-        let mut hasher = Sha256::new();
+        let mut hasher = hasher;
+        let mut file =
+            std::fs::File::open(&path).map_err(|e| io_failure("open", path.display(), e))?;
+        file.seek(std::io::SeekFrom::Start(hasher.len()))
+            .map_err(|e| io_failure("read", path.display(), e))?;
+        let left = limit.map_or(u64::MAX, |l| l.saturating_sub(hasher.len()));
+        let mut reader = file.take(left);
         let mut buf = vec![0u8; 1 << 20];
-        let mut len = 0u64;
         loop {
             let n = reader
                 .read(&mut buf)
@@ -157,9 +206,8 @@ async fn hash_prefix(path: PathBuf, limit: Option<u64>) -> Result<(u64, Sha256),
                 break;
             }
             hasher.update(&buf[..n]);
-            len += n as u64;
         }
-        Ok((len, hasher))
+        Ok((hasher.len(), hasher))
     })
     .await
 }
@@ -171,7 +219,7 @@ async fn download(
     ctx: &OpContext,
     partial: &Path,
     offset: u64,
-    hasher: Sha256,
+    hasher: ResumableSha256,
 ) -> Result<(u64, String), OpFailure> {
     let failed = |what: String| OpFailure::new(FailureCode::DownloadFailed, what);
     let channel = connect(&w.store_url, ctx).await?;
@@ -244,15 +292,16 @@ async fn download(
     outcome?;
     let (len, hasher) = written?;
     ctx.log.progress("download", len, w.size);
-    Ok((len, hex::encode(hasher.finalize())))
+    Ok((len, hasher.finish()))
 }
 
-/// Appends chunks to the partial file, hashing them; syncs at the end.
+/// Appends chunks to the partial file, hashing them and saving the hash's
+/// state every [`STATE_EVERY`] bytes; syncs at the end.
 fn write(
     partial: &Path,
     mut rx: mpsc::Receiver<Bytes>,
-    mut hasher: Sha256,
-) -> Result<(u64, Sha256), OpFailure> {
+    mut hasher: ResumableSha256,
+) -> Result<(u64, ResumableSha256), OpFailure> {
     let shown = partial.display();
     let mut file = std::fs::OpenOptions::new()
         .append(true)
@@ -267,6 +316,14 @@ fn write(
         file.write_all(&chunk)
             .map_err(|e| io_failure("write", &shown, e))?;
         len += chunk.len() as u64;
+        // Saved after the bytes it covers are written: a state never runs
+        // ahead of the file it describes (but for a power loss, which the
+        // final check catches).
+        if len / STATE_EVERY > (len - chunk.len() as u64) / STATE_EVERY
+            && let Err(e) = save_state(partial, &hasher)
+        {
+            tracing::warn!(error = %e, "cannot save the download's SHA-256 state");
+        }
     }
     file.sync_all().map_err(|e| io_failure("sync", &shown, e))?;
     Ok((len, hasher))
