@@ -139,7 +139,7 @@ fn digest_candidates() -> Vec<Figure> {
         ),
         (
             "SHA-256",
-            "sha2 0.10 block fn (the CLI's, resumable)",
+            "sha2 0.10 block fn (resumable)",
             Box::new(|d| {
                 use sha2::digest::generic_array::GenericArray;
                 let mut state = [0u32; 8];
@@ -214,8 +214,9 @@ fn digest_candidates() -> Vec<Figure> {
         .iter()
         .map(|(kind, name, mbps)| {
             let used = match (*kind, *name) {
-                ("SHA-256", "ring 0.17") => ", used by the package store",
-                ("SHA-256", "sha2 0.10 block fn (the CLI's, resumable)") => ", used by obup upload",
+                ("SHA-256", "sha2 0.10 block fn (resumable)") => {
+                    ", used by the package store and obup upload"
+                }
                 ("MD5", "md-5 0.11") => ", used by the package store",
                 _ => "",
             };

@@ -182,9 +182,23 @@ async fn join<T>(h: &mut JoinHandle<T>) -> Result<T> {
 
 /// SHA-256 of every chunk, to the end of the stream; from `resume`'s state
 /// (skipping the bytes it covers) when it can be restored.
+///
+/// [`ResumableSha256`] (`sha2`'s block function: SHA extensions where the
+/// CPU has them, portable code elsewhere), so that its state can be saved
+/// at the end of each part and a resumed upload hashes only what follows.
+/// `ring` and `aws-lc-rs` keep their state opaque; where the CPU lacks SHA
+/// extensions their SIMD code is faster, but `obup upload` hashes the same
+/// bytes with this same code on its own core, so the store keeping pace
+/// with it loses nothing end to end, and a resume no longer reads its
+/// prefix again on any CPU. (`benches/upload.rs` prints every candidate's
+/// MB/s on the CPU it runs on.)
 fn file_sha256(mut rx: mpsc::Receiver<Feed>, resume: Option<(u64, Vec<u8>)>) -> [u8; 32] {
-    let restored = resume.and_then(|(at, state)| FileSha::restore(at, &state).map(|s| (s, at)));
-    let (mut sha, mut skip) = restored.unwrap_or_else(|| (FileSha::new(), 0));
+    let restored = resume.and_then(|(at, state)| {
+        ResumableSha256::from_bytes(&state)
+            .filter(|s| s.len() == at)
+            .map(|s| (s, at))
+    });
+    let (mut sha, mut skip) = restored.unwrap_or_default();
     while let Some(feed) = rx.blocking_recv() {
         match feed {
             Feed::Bytes(mut chunk) => {
@@ -194,86 +208,13 @@ fn file_sha256(mut rx: mpsc::Receiver<Feed>, resume: Option<(u64, Vec<u8>)>) -> 
                 sha.update(&chunk);
             }
             Feed::Mark(reply) => {
-                let _ = reply.send(sha.save());
+                let _ = reply.send(Some((sha.len(), sha.to_bytes())));
             }
         }
     }
-    sha.finish()
-}
-
-/// The whole file's SHA-256.
-///
-/// Where the CPU has SHA extensions, `sha2`'s block function under
-/// [`ResumableSha256`], whose state can be saved at the end of each part.
-/// Elsewhere `ring`'s: its AVX2/SSSE3 code beats `sha2`'s portable Rust
-/// (issue #14's Xeon), but its state is opaque, so a resumed upload hashes
-/// its prefix again there. `benches/upload.rs` measures the candidates and
-/// prints their MB/s; on the 2-core EPYC it ran on (SHA extensions) sha2
-/// 0.10, ring and aws-lc-rs were within 1% of each other (about 1.75 GB/s),
-/// sha2 0.11 6% behind.
-enum FileSha {
-    Resumable(ResumableSha256),
-    Opaque(ring::digest::Context),
-}
-
-impl FileSha {
-    fn new() -> Self {
-        if sha_extensions() {
-            Self::Resumable(ResumableSha256::default())
-        } else {
-            Self::Opaque(ring::digest::Context::new(&ring::digest::SHA256))
-        }
-    }
-
-    /// The state saved after the first `at` bytes, if it is one.
-    fn restore(at: u64, state: &[u8]) -> Option<Self> {
-        if !sha_extensions() {
-            return None;
-        }
-        ResumableSha256::from_bytes(state)
-            .filter(|s| s.len() == at)
-            .map(Self::Resumable)
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Self::Resumable(s) => s.update(data),
-            Self::Opaque(c) => c.update(data),
-        }
-    }
-
-    fn save(&self) -> Option<(u64, Vec<u8>)> {
-        match self {
-            Self::Resumable(s) => Some((s.len(), s.to_bytes())),
-            Self::Opaque(_) => None,
-        }
-    }
-
-    fn finish(self) -> [u8; 32] {
-        match self {
-            Self::Resumable(s) => {
-                let hex_digest = s.finish();
-                let mut out = [0u8; 32];
-                hex::decode_to_slice(hex_digest, &mut out).expect("a SHA-256 digest is 32 bytes");
-                out
-            }
-            Self::Opaque(c) => c
-                .finish()
-                .as_ref()
-                .try_into()
-                .expect("a SHA-256 digest is 32 bytes"),
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn sha_extensions() -> bool {
-    std::arch::is_x86_feature_detected!("sha")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn sha_extensions() -> bool {
-    false
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(sha.finish(), &mut digest).expect("a SHA-256 digest is 32 bytes");
+    digest
 }
 
 /// The signed digests (MD5 of header + payload, the header's SHA-256):

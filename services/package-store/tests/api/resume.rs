@@ -95,17 +95,12 @@ async fn resumes_after_interruption(db: Db, objects: Objects) {
         "nothing visible before completion"
     );
     // The digests' states are kept at the end of the last part, so the
-    // resume hashes only what follows (where the CPU's SHA-256 can save its
-    // state: with SHA extensions; elsewhere the prefix is hashed again).
+    // resume hashes only what follows.
     let id = obup_package_store::domain::UploadId::parse("resume-1").unwrap();
     let parts = app.repo.parts(&id).await.unwrap();
     let last = parts.last().expect("a part was kept");
-    if sha_extensions() {
-        let states = last.digest_states.as_ref().expect("states kept");
-        assert_eq!(states.at, received, "states at the end of what was kept");
-    } else {
-        assert!(last.digest_states.is_none());
-    }
+    let states = last.digest_states.as_ref().expect("states kept");
+    assert_eq!(states.at, received, "states at the end of what was kept");
 
     // Resuming from anywhere but the reported offset is refused.
     let e = app
@@ -128,13 +123,6 @@ async fn resumes_after_interruption(db: Db, objects: Objects) {
         1,
         "staged parts were merged and removed: {objects:?}"
     );
-}
-
-fn sha_extensions() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("sha");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 #[tokio::test]
