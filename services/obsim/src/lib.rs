@@ -21,7 +21,8 @@
 //! - `state/`: the cluster model and its transitions, pure.
 //! - `sql/`: normalization, the pattern table, views and handlers.
 //! - `engine`: the shared core: state lock, matcher, transcript, faults.
-//! - `mysql`, `wire`: listeners, the opensrv-mysql shim, the packet writer.
+//! - `mysql`, `wire`, `wire_in`: listeners, the opensrv-mysql shim, the packet
+//!   writer, the packet-at-a-time reader.
 //! - `hosts`, `observe`: homes laid out from packages; processes observed.
 //! - `faults`, `transcript`, `status`, `control`: the control surface.
 //! - `sim`: start, stop, and the in-process `Handle`.
@@ -39,6 +40,7 @@ pub mod state;
 pub mod status;
 pub mod transcript;
 pub mod wire;
+pub mod wire_in;
 
 pub use config::{Config, ErrorCodes, Scenario};
 pub use faults::{FaultAction, FaultSpec};

@@ -97,6 +97,7 @@ async fn connection(
     let (r, w) = stream.into_split();
     let ctl = Arc::new(WireCtl::default());
     let shim = Shim::new(core.clone(), id, peer.ip(), ctl.clone());
+    let r = crate::wire_in::PacketBounded::new(r);
     let run = AsyncMysqlIntermediary::run_on(shim, r, Wire::new(w, ctl.clone()));
     tokio::select! {
         r = run => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended") },
@@ -208,6 +209,13 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Shim {
 
     async fn on_init<'a>(&'a mut self, db: &'a str, w: InitWriter<'a, W>) -> io::Result<()> {
         self.sync_user();
+        // A handshake with CLIENT_CONNECT_WITH_DB and an empty name (what
+        // mysql.connector's pure-Python client sends when no database is
+        // given) selects none: MySQL changes the database only for a
+        // non-empty name, and opensrv calls this for any name present.
+        if db.is_empty() {
+            return w.ok().await;
+        }
         let ex = self
             .core
             .execute(&mut self.session, &format!("use {db}"))
