@@ -27,6 +27,10 @@ use crate::{Error, Result};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Log lines per INSERT: 6 parameters each, far below SQLite's limit of
+/// 32,766.
+const LOG_ROWS_PER_INSERT: usize = 512;
+
 /// The journal. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Journal {
@@ -207,22 +211,28 @@ impl Journal {
         Ok(Some(true))
     }
 
-    /// Appends log lines (one transaction).
+    /// Appends log lines (one transaction; a statement per
+    /// [`LOG_ROWS_PER_INSERT`] lines: each statement is a round trip to
+    /// sqlx's SQLite thread, a wake-up on each side, which cost more than
+    /// the inserts when a script prints fast).
     pub async fn append_logs(&self, key: &OpKey, lines: &[LogLine]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for l in lines {
-            sqlx::query(
-                "INSERT OR REPLACE INTO op_logs (op_id, attempt, seq, ts_ms, level, line) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&key.op_id)
-            .bind(key.attempt as i64)
-            .bind(l.seq as i64)
-            .bind(l.ts_ms)
-            .bind(l.level.as_str())
-            .bind(&l.line)
-            .execute(&mut *tx)
-            .await?;
+        for rows in lines.chunks(LOG_ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT OR REPLACE INTO op_logs (op_id, attempt, seq, ts_ms, level, line) VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+            );
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for l in rows {
+                insert = insert
+                    .bind(&key.op_id)
+                    .bind(key.attempt as i64)
+                    .bind(l.seq as i64)
+                    .bind(l.ts_ms)
+                    .bind(l.level.as_str())
+                    .bind(&l.line);
+            }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
