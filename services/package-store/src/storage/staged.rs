@@ -53,9 +53,11 @@ impl Blobs {
             let sink = Sink::Object(WriteMultipart::new(upload));
             return Ok((key, PartWriter { sink, written: 0 }));
         };
-        let (key, at) = match (kept.last(), offsets_in_objects(kept).last()) {
-            (Some(last), Some(&offset)) => (last.object_key.clone(), offset + last.len),
-            _ => (Self::staging_key(id, 0), 0),
+        // After the last object's recorded bytes (each object holds its
+        // parts from byte 0).
+        let (key, at) = match objects(kept).last() {
+            Some(&(key, len)) => (key.to_owned(), len),
+            None => (Self::staging_key(id, 0), 0),
         };
         let path = root.join(&key);
         let file = {
@@ -74,19 +76,22 @@ impl Blobs {
         Ok((key, PartWriter { sink, written: 0 }))
     }
 
-    /// Streams the bytes of the recorded `parts` (a session's, in order),
-    /// in chunks of [`REPLAY_CHUNK`] from a file. A chunk may run past the
-    /// part it belongs to: the caller reads each part's length only.
-    pub async fn read_parts(
+    /// The staged bytes of the recorded `parts` (a session's, in order):
+    /// each object holding them, with the length of package bytes it holds
+    /// and a stream of it from its start (in chunks of [`REPLAY_CHUNK`] from
+    /// a file). A file may hold more than that (what a killed stream wrote
+    /// after its last part): the caller reads the length only.
+    pub async fn read_staged(
         &self,
         parts: &[StagedPart],
-    ) -> Result<Vec<BoxStream<'static, Result<Bytes>>>> {
-        let mut streams = Vec::with_capacity(parts.len());
-        for (part, offset) in parts.iter().zip(offsets_in_objects(parts)) {
-            streams.push(match &self.local_root {
-                Some(root) => read_file(root.join(&part.object_key), offset, REPLAY_CHUNK).await?,
-                None => self.read(&part.object_key, offset).await?,
-            });
+    ) -> Result<Vec<(String, u64, BoxStream<'static, Result<Bytes>>)>> {
+        let mut streams = Vec::new();
+        for (key, len) in objects(parts) {
+            let stream = match &self.local_root {
+                Some(root) => read_file(root.join(key), 0, REPLAY_CHUNK).await?,
+                None => self.read(key, 0).await?,
+            };
+            streams.push((key.to_owned(), len, stream));
         }
         Ok(streams)
     }
@@ -178,22 +183,9 @@ impl Blobs {
     }
 }
 
-/// Where each part starts in its object: right after the part before it
-/// when both have the same key, else at 0.
-fn offsets_in_objects(parts: &[StagedPart]) -> Vec<u64> {
-    let mut offsets = Vec::with_capacity(parts.len());
-    for (i, part) in parts.iter().enumerate() {
-        let offset = match i.checked_sub(1).map(|p| (&parts[p], offsets[p])) {
-            Some((prev, at)) if prev.object_key == part.object_key => at + prev.len,
-            _ => 0,
-        };
-        offsets.push(offset);
-    }
-    offsets
-}
-
 /// The objects holding `parts`, in order, each with the length of the
-/// package bytes it holds.
+/// package bytes it holds: consecutive parts with the same key share an
+/// object, the later after the earlier.
 fn objects(parts: &[StagedPart]) -> Vec<(&str, u64)> {
     let mut objects: Vec<(&str, u64)> = Vec::new();
     for part in parts {
@@ -367,7 +359,7 @@ impl PartWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::{objects, offsets_in_objects, place};
+    use super::{objects, place};
     use crate::domain::StagedPart;
 
     fn part(seq: i32, start: u64, len: u64, key: &str) -> StagedPart {
@@ -389,14 +381,12 @@ mod tests {
             part(1, 10, 5, "a"),
             part(2, 15, 7, "a"),
         ];
-        assert_eq!(offsets_in_objects(&shared), [0, 10, 15]);
         assert_eq!(objects(&shared), [("a", 22)]);
         let mixed = [
             part(0, 0, 10, "a"),
             part(1, 10, 5, "b"),
             part(2, 15, 7, "b"),
         ];
-        assert_eq!(offsets_in_objects(&mixed), [0, 0, 5]);
         assert_eq!(objects(&mixed), [("a", 10), ("b", 12)]);
     }
 

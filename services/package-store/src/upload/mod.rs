@@ -297,14 +297,12 @@ impl Uploader {
     /// reads the prefix again; the digest readers skip what their restored
     /// states cover.
     async fn replay(&self, parts: &[StagedPart], ingest: &mut Ingest) -> Result<()> {
-        let streams = self.blobs.read_parts(parts).await?;
-        for (part, mut stream) in parts.iter().zip(streams) {
-            let mut left = part.len;
+        for (key, len, mut stream) in self.blobs.read_staged(parts).await? {
+            let mut left = len;
             while left > 0 {
                 let Some(bytes) = stream.next().await else {
                     return Err(Error::Internal(format!(
-                        "staged part {} of {} has {left} bytes fewer than recorded",
-                        part.seq, part.object_key
+                        "staged object {key} has {left} bytes fewer than recorded"
                     )));
                 };
                 let mut bytes = bytes?;
