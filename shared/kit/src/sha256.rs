@@ -142,7 +142,12 @@ impl ResumableSha256 {
     }
 
     /// The digest, as lower-case hex.
-    pub fn finish(mut self) -> String {
+    pub fn finish(self) -> String {
+        hex::encode(self.digest())
+    }
+
+    /// The digest.
+    pub fn digest(mut self) -> [u8; 32] {
         let bits = self.len.wrapping_mul(8);
         let mut tail = std::mem::take(&mut self.pending);
         tail.push(0x80);
@@ -151,12 +156,11 @@ impl ResumableSha256 {
         }
         tail.extend_from_slice(&bits.to_be_bytes());
         self.compress(&tail);
-        hex::encode(
-            self.state
-                .iter()
-                .flat_map(|w| w.to_be_bytes())
-                .collect::<Vec<u8>>(),
-        )
+        let mut out = [0u8; 32];
+        for (bytes, word) in out.chunks_exact_mut(4).zip(self.state) {
+            bytes.copy_from_slice(&word.to_be_bytes());
+        }
+        out
     }
 }
 

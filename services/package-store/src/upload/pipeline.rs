@@ -212,9 +212,7 @@ fn file_sha256(mut rx: mpsc::Receiver<Feed>, resume: Option<(u64, Vec<u8>)>) -> 
             }
         }
     }
-    let mut digest = [0u8; 32];
-    hex::decode_to_slice(sha.finish(), &mut digest).expect("a SHA-256 digest is 32 bytes");
-    digest
+    sha.digest()
 }
 
 /// The signed digests (MD5 of header + payload, the header's SHA-256):
