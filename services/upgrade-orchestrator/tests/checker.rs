@@ -8,39 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use obup_upgrade_orchestrator::domain::dag::Dag;
 use obup_upgrade_orchestrator::domain::state::State;
-use obup_upgrade_orchestrator::domain::template::Mode;
 
 const CHECKER: &str = "Execute upgrade checker script";
-
-/// Runs an upgrade to its end; returns the DAG and the failed sub-task's
-/// log.
-async fn failed_at_the_checker(o: &obup_upgrade_orchestrator::Orchestrator) -> (Dag, Vec<String>) {
-    let dag = o
-        .start(&common::target(Some(Mode::Rolling)), None)
-        .await
-        .unwrap();
-    let failed = tokio::time::timeout(Duration::from_secs(120), common::run_out(o, dag.id))
-        .await
-        .expect("the DAG ends");
-    assert_eq!(failed.state, State::Failed, "{failed:?}");
-    let node = &failed.nodes[failed.stage as usize - 1];
-    assert_eq!(node.name, CHECKER);
-    assert!(
-        failed.nodes[failed.stage as usize..]
-            .iter()
-            .all(|n| n.state == State::Pending),
-        "stages after the checker ran"
-    );
-    let task = node
-        .tasks
-        .iter()
-        .find(|t| t.state == State::Failed)
-        .expect("a failed sub-task");
-    let logs = common::log_lines(o, task.id).await;
-    (failed, logs)
-}
 
 #[tokio::test]
 async fn a_tenant_not_normal_fails_the_checker_until_it_is() {
@@ -52,7 +22,7 @@ async fn a_tenant_not_normal_fails_the_checker_until_it_is() {
     .await;
     let (running, _stop) = common::in_process(dir.path(), &store, &cluster, |_| {}).await;
     let o = &running.orchestrator;
-    let (failed, logs) = failed_at_the_checker(o).await;
+    let (failed, logs) = common::failed_at(o, CHECKER).await;
     assert!(
         logs.iter()
             .any(|l| l.contains("upgrade checker failed with 1 reasons: tenants not NORMAL (1)")),
@@ -93,7 +63,7 @@ async fn servers_on_different_builds_fail_the_checker() {
         status.servers.iter().map(|s| s.build.clone()).collect();
     assert_eq!(builds.len(), 2, "the scenario shows in status: {builds:?}");
     let (running, _stop) = common::in_process(dir.path(), &store, &cluster, |_| {}).await;
-    let (_, logs) = failed_at_the_checker(&running.orchestrator).await;
+    let (_, logs) = common::failed_at(&running.orchestrator, CHECKER).await;
     assert!(
         logs.iter()
             .any(|l| l

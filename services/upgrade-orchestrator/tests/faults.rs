@@ -38,29 +38,7 @@ async fn fails_then_retries(row: Row) {
     let sim = cluster.sim();
     sim.freeze(row.fault);
     let o = &running.orchestrator;
-    let dag = o
-        .start(&common::target(Some(Mode::Rolling)), None)
-        .await
-        .unwrap();
-    let failed = tokio::time::timeout(Duration::from_secs(120), common::run_out(o, dag.id))
-        .await
-        .unwrap_or_else(|_| panic!("{:?}: the DAG never ended", row.fault));
-    assert_eq!(failed.state, State::Failed, "{:?}", row.fault);
-    let node = &failed.nodes[failed.stage as usize - 1];
-    assert_eq!(node.name, row.stage, "{:?}", row.fault);
-    assert!(
-        failed.nodes[failed.stage as usize..]
-            .iter()
-            .all(|n| n.state == State::Pending),
-        "{:?}: stages after the failed one ran",
-        row.fault
-    );
-    let task = node
-        .tasks
-        .iter()
-        .find(|t| t.state == State::Failed)
-        .unwrap_or_else(|| panic!("{:?}: no failed sub-task in {node:?}", row.fault));
-    let logs = common::log_lines(o, task.id).await;
+    let (dag, logs) = common::failed_at(o, row.stage).await;
     assert!(
         logs.iter().any(|l| l.contains(row.says)),
         "{:?}: {:?} not in the log {logs:#?}",

@@ -215,3 +215,35 @@ pub async fn run_out(
     while events.recv().await.is_some() {}
     o.get(id).await.unwrap()
 }
+
+/// Starts a rolling upgrade to [`target`] and follows it to its end (two
+/// minutes at most); asserts it FAILED at the stage named `stage` with
+/// every later stage PENDING. Returns the DAG and the log of the failed
+/// sub-task.
+pub async fn failed_at(
+    o: &obup_upgrade_orchestrator::Orchestrator,
+    stage: &str,
+) -> (obup_upgrade_orchestrator::domain::dag::Dag, Vec<String>) {
+    use obup_upgrade_orchestrator::domain::state::State;
+    use obup_upgrade_orchestrator::domain::template::Mode;
+    let dag = o.start(&target(Some(Mode::Rolling)), None).await.unwrap();
+    let failed = tokio::time::timeout(std::time::Duration::from_secs(120), run_out(o, dag.id))
+        .await
+        .unwrap_or_else(|_| panic!("{stage}: the DAG never ended"));
+    assert_eq!(failed.state, State::Failed, "{stage}: {failed:?}");
+    let node = &failed.nodes[failed.stage as usize - 1];
+    assert_eq!(node.name, stage);
+    assert!(
+        failed.nodes[failed.stage as usize..]
+            .iter()
+            .all(|n| n.state == State::Pending),
+        "{stage}: stages after the failed one ran"
+    );
+    let task = node
+        .tasks
+        .iter()
+        .find(|t| t.state == State::Failed)
+        .unwrap_or_else(|| panic!("{stage}: no failed sub-task in {node:?}"));
+    let logs = log_lines(o, task.id).await;
+    (failed, logs)
+}
