@@ -94,9 +94,12 @@ impl<R: AsyncRead + Unpin> AsyncRead for PacketBounded<R> {
                     let mut part = ReadBuf::new(&mut chunk[..limit]);
                     ready!(Pin::new(&mut this.inner).poll_read(cx, &mut part))?;
                     let n = part.filled().len();
+                    if n == 0 {
+                        // The end of the stream, inside a packet.
+                        return Poll::Ready(Ok(()));
+                    }
                     out.put_slice(part.filled());
                     this.at = match left - n {
-                        _ if n == 0 => return Poll::Ready(Ok(())),
                         0 => START,
                         left => Position::Payload { left },
                     };
