@@ -154,6 +154,15 @@ fn digest_candidates() -> Vec<Figure> {
         ),
         (
             "SHA-256",
+            "aws-lc block fn (resumable)",
+            Box::new(|d| {
+                let mut state = [0u32; 8];
+                obup_sha256_block::compress(&mut state, &d[..d.len() / 64 * 64]);
+                state.iter().flat_map(|w| w.to_be_bytes()).collect()
+            }),
+        ),
+        (
+            "SHA-256",
             "sha2 0.11",
             Box::new(|d| {
                 use sha2_011::Digest;
@@ -214,8 +223,8 @@ fn digest_candidates() -> Vec<Figure> {
         .iter()
         .map(|(kind, name, mbps)| {
             let used = match (*kind, *name) {
-                ("SHA-256", "sha2 0.10 block fn (resumable)") => {
-                    ", used by the package store and obup upload"
+                ("SHA-256", "aws-lc block fn (resumable)") => {
+                    ", used by the package store, obup upload and the agent"
                 }
                 ("MD5", "md-5 0.11") => ", used by the package store",
                 _ => "",

@@ -183,15 +183,12 @@ async fn join<T>(h: &mut JoinHandle<T>) -> Result<T> {
 /// SHA-256 of every chunk, to the end of the stream; from `resume`'s state
 /// (skipping the bytes it covers) when it can be restored.
 ///
-/// [`ResumableSha256`] (`sha2`'s block function: SHA extensions where the
-/// CPU has them, portable code elsewhere), so that its state can be saved
-/// at the end of each part and a resumed upload hashes only what follows.
-/// `ring` and `aws-lc-rs` keep their state opaque; where the CPU lacks SHA
-/// extensions their SIMD code is faster, but `obup upload` hashes the same
-/// bytes with this same code on its own core, so the store keeping pace
-/// with it loses nothing end to end, and a resume no longer reads its
-/// prefix again on any CPU. (`benches/upload.rs` prints every candidate's
-/// MB/s on the CPU it runs on.)
+/// [`ResumableSha256`] (aws-lc's block function: SHA extensions where the
+/// CPU has them, AVX2 elsewhere), so that its state can be saved at the end
+/// of each part and a resumed upload hashes only what follows. On a CPU
+/// without SHA extensions this thread is the upload's slowest: `sha2`'s
+/// block function ran at half aws-lc's speed there. (`benches/upload.rs`
+/// prints every candidate's MB/s on the CPU it runs on.)
 fn file_sha256(mut rx: mpsc::Receiver<Feed>, resume: Option<(u64, Vec<u8>)>) -> [u8; 32] {
     let restored = resume.and_then(|(at, state)| {
         ResumableSha256::from_bytes(&state)
