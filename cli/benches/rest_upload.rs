@@ -26,6 +26,7 @@ use obup_test_support::Compression;
 use obup_test_support::bench::{
     Figure, MIB, ServiceProcess, digest_tools_seconds, env_or, floor_note, median, package, report,
 };
+use obup_test_support::process::cpu_seconds;
 const BOUNDARY: &str = "0123456789abcdef0123456789abcdef";
 
 fn main() -> anyhow::Result<()> {
@@ -56,11 +57,27 @@ fn main() -> anyhow::Result<()> {
             ],
         )?;
         let addr = gateway.url.trim_start_matches("http://");
+        let cpu_before = [
+            cpu_seconds(std::process::id())?,
+            gateway.cpu_seconds()?,
+            store.cpu_seconds()?,
+        ];
         let t = upload(addr, &package)?;
         let peak = (gateway.peak_rss()?, store.peak_rss()?);
+        // Where the two cores went: the client encrypting, the gateway
+        // decrypting, the store digesting and writing.
+        let cpu = [
+            cpu_seconds(std::process::id())? - cpu_before[0],
+            gateway.cpu_seconds()? - cpu_before[1],
+            store.cpu_seconds()? - cpu_before[2],
+        ];
         eprintln!(
             "  rep {rep}: upload {t:.2}s, sha256sum {s:.2}s, md5sum {m:.2}s, \
+             CPU client {:.2}s gateway {:.2}s store {:.2}s, \
              peak RSS gateway {} MiB, package store {} MiB",
+            cpu[0],
+            cpu[1],
+            cpu[2],
             peak.0 / MIB,
             peak.1 / MIB
         );
