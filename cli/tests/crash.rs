@@ -77,6 +77,17 @@ const KILL_AT_STAGES: [i32; 4] = [3, 10, 17, 24];
 /// `obup dev` on `data` with the target packages uploaded and a rolling
 /// upgrade started; returns the server and the DAG id.
 async fn upgrade_started(dir: &Path, data: &Path, flags: &[String]) -> (DevServer, i64) {
+    let libs = RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7");
+    upgrade_started_with(dir, data, flags, libs).await
+}
+
+/// [`upgrade_started`] with `libs` as the target's libs package.
+async fn upgrade_started_with(
+    dir: &Path,
+    data: &Path,
+    flags: &[String],
+    libs_spec: RpmSpec,
+) -> (DevServer, i64) {
     let files = dir.join("files");
     std::fs::create_dir_all(&files).unwrap();
     let ce = files.join("ce.rpm");
@@ -86,13 +97,7 @@ async fn upgrade_started(dir: &Path, data: &Path, flags: &[String]) -> (DevServe
         RpmSpec::oceanbase_ce("4.3.5.0", "100000202024123117.el7").build(),
     )
     .unwrap();
-    std::fs::write(
-        &libs,
-        RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7")
-            .compression(Compression::Zstd)
-            .build(),
-    )
-    .unwrap();
+    std::fs::write(&libs, libs_spec.compression(Compression::Zstd).build()).unwrap();
 
     let dev = DevServer::start(data, flags);
     let up = Command::new(OBUP)
@@ -315,4 +320,103 @@ async fn a_sub_task_that_cannot_continue_is_failed_not_rerun_after_a_kill() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A host's power cut in the middle of an install: `obup dev` (its agents
+/// with it) killed while a 128 MiB library is half copied into an observer
+/// home. Started again, the orchestrator re-attaches to the sub-task's agent
+/// operations: the backup and the stop it had finished are not run again,
+/// the interrupted install is (it may continue: done again whole), and the
+/// upgrade ends with every home holding the whole library.
+#[tokio::test]
+async fn an_install_cut_half_way_is_done_again_whole_and_nothing_else_reruns() {
+    const BIG: u64 = 128 << 20;
+    const LIB: &str = "/home/admin/oceanbase/lib/libobup_big.so";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let flags = common::demo_flags(&common::random_prefix());
+    // Constant bytes: the package stays small (zstd), the copy does not.
+    let libs = RpmSpec::oceanbase_ce_libs("4.3.5.0", "100000202024123117.el7")
+        .file(LIB, vec![0x5a; BIG as usize]);
+    let (dev, dag_id) = upgrade_started_with(dir.path(), &data, &flags, libs).await;
+    let hosts: Vec<std::path::PathBuf> = std::fs::read_dir(data.join("demo/hosts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!hosts.is_empty());
+    let lib_on = |host: &Path| host.join(LIB.trim_start_matches('/'));
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+
+    // Installing removes the old file, then copies: caught mid-copy.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let (host, half) = 'caught: loop {
+        for h in &hosts {
+            let n = size(&lib_on(h));
+            if n > 1 << 20 && n < BIG {
+                break 'caught (h.clone(), n);
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never caught an install mid-copy"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    dev.kill();
+    let cut = size(&lib_on(&host));
+    assert!(cut < BIG, "killed mid-copy: {half} then {cut} bytes");
+
+    let dev = DevServer::start(&data, &flags);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let after = loop {
+        let d = dag(&dev, dag_id).await;
+        if d.state == "SUCCEED" || d.state == "FAILED" {
+            break d;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("the DAG did not finish: {}", stuck(&dev, &d).await);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(after.state, "SUCCEED", "{}", stuck(&dev, &after).await);
+
+    // Every home holds the whole library, the cut one included.
+    for h in &hosts {
+        let bytes = std::fs::read(lib_on(h)).unwrap();
+        assert_eq!(bytes.len() as u64, BIG, "{}", h.display());
+        assert!(bytes.iter().all(|&b| b == 0x5a), "{}", h.display());
+    }
+    // The cut host's restart sub-task was resumed, not started over: its
+    // finished agent operations were re-attached and not run again, the
+    // install ran a second time.
+    let ip = host.file_name().unwrap().to_string_lossy().into_owned();
+    let mut found = false;
+    for t in after.nodes.iter().flat_map(|n| &n.sub_tasks) {
+        let logs: Vec<String> = client(&dev)
+            .await
+            .get_sub_task_logs(opb::GetSubTaskRequest { id: t.id })
+            .await
+            .unwrap()
+            .into_inner()
+            .logs
+            .into_iter()
+            .map(|l| l.content)
+            .collect();
+        // "[ip:port] attached to dag1/task9/install-hop0#1 (started 2 time(s))"
+        let has = |op: &str, runs: u32| {
+            logs.iter().any(|l| {
+                l.contains(&format!("{ip}:"))
+                    && l.contains(&format!("/{op}#"))
+                    && l.ends_with(&format!("(started {runs} time(s))"))
+            })
+        };
+        if !has("install-hop0", 2) {
+            continue;
+        }
+        found = true;
+        assert_eq!(t.execute_times, 1, "{}: {logs:#?}", t.name);
+        assert!(has("backup-hop0", 1), "{logs:#?}");
+        assert!(has("stop-hop0", 1), "{logs:#?}");
+    }
+    assert!(found, "no sub-task re-ran the install on {ip}");
 }
