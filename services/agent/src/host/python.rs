@@ -76,19 +76,30 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// The interpreter `command` names, if it runs (a pyenv shim for a version
-/// that is not selected is found on PATH but fails here).
+/// that is not selected is found on PATH but fails here). A recent good
+/// probe of the same executable is reused ([`TRUSTED`]).
 pub async fn probe(command: &str) -> Option<Python> {
     let path = find(command)?;
+    if let Some(mut recent) = recently_good(&path) {
+        recent.command = command.to_owned();
+        return Some(recent);
+    }
     let out = run(&path, PROBE, &[]).await?;
     let mut lines = out.lines().map(str::trim);
     let version = lines.next().filter(|v| !v.is_empty())?.to_owned();
     let mysql_connector = lines.any(|l| l == "mysql.connector");
-    Some(Python {
+    let python = Python {
         command: command.to_owned(),
         path: path.display().to_string(),
         version,
         mysql_connector,
-    })
+    };
+    if mysql_connector {
+        GOOD.lock()
+            .expect("never poisoned")
+            .insert(path, (std::time::Instant::now(), python.clone()));
+    }
+    Some(python)
 }
 
 /// Whether `script` parses under `python`.
@@ -114,39 +125,33 @@ pub async fn available(configured: Option<&Path>) -> Vec<Python> {
         .collect()
 }
 
-/// How long a configured interpreter that imported `mysql.connector` is
-/// trusted without probing it again: an upgrade runs ten scripts in a row,
-/// and each probe is an interpreter start. One that failed is probed every
-/// time, so a fix is seen at once.
+/// How long an interpreter that imported `mysql.connector` is trusted
+/// without starting it again: a request's pre-check probes every Python on
+/// every host, the DAG's first stage checks again, and an upgrade runs ten
+/// scripts in a row; each probe is an interpreter start (on a simulated
+/// cluster, all hosts' starts share the machine's cores). One that failed
+/// is probed every time, so a fix is seen at once.
 const TRUSTED: Duration = Duration::from_secs(30);
 
-/// The configured interpreter's last good probe.
-static LAST_GOOD: std::sync::Mutex<Option<(PathBuf, std::time::Instant, Python)>> =
-    std::sync::Mutex::new(None);
+/// The last good probe of each executable (by path: the same command finds
+/// another executable when PATH changes).
+static GOOD: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<PathBuf, (std::time::Instant, Python)>>,
+> = std::sync::LazyLock::new(Default::default);
 
-async fn probe_configured(c: &Path) -> Option<Python> {
-    let recent = LAST_GOOD
-        .lock()
+fn recently_good(path: &Path) -> Option<Python> {
+    GOOD.lock()
         .expect("never poisoned")
-        .as_ref()
-        .filter(|(path, at, _)| path == c && at.elapsed() < TRUSTED)
-        .map(|(_, _, p)| p.clone());
-    if recent.is_some() {
-        return recent;
-    }
-    let probed = probe(&c.display().to_string()).await;
-    if let Some(p) = probed.as_ref().filter(|p| p.mysql_connector) {
-        *LAST_GOOD.lock().expect("never poisoned") =
-            Some((c.to_owned(), std::time::Instant::now(), p.clone()));
-    }
-    probed
+        .get(path)
+        .filter(|(at, _)| at.elapsed() < TRUSTED)
+        .map(|(_, p)| p.clone())
 }
 
 /// The interpreter for `script` (any script when `None`), which must be
 /// able to import `mysql.connector`.
 pub async fn choose(configured: Option<&Path>, script: Option<&Path>) -> Result<Python, OpFailure> {
     let chosen = match configured {
-        Some(c) => probe_configured(c).await.ok_or_else(|| {
+        Some(c) => probe(&c.display().to_string()).await.ok_or_else(|| {
             OpFailure::new(
                 FailureCode::WithoutPython,
                 format!(
@@ -226,6 +231,56 @@ mod tests {
         .unwrap();
         assert!(parses(&py3, &three).await);
         assert!(!parses(&py3, &two).await);
+    }
+
+    /// A stand-in interpreter that counts its starts and answers the probe
+    /// as a Python with (or without) `mysql.connector` would.
+    fn counting_python(dir: &Path, with_connector: bool) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("python");
+        let connector = if with_connector {
+            "echo mysql.connector"
+        } else {
+            ""
+        };
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho x >> {}\necho 3.11.7\n{connector}\n",
+                dir.join("starts").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn starts(dir: &Path) -> usize {
+        std::fs::read_to_string(dir.join("starts"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn a_good_interpreter_is_started_once_and_a_bad_one_every_time() {
+        let good = tempfile::tempdir().unwrap();
+        let python = counting_python(good.path(), true).display().to_string();
+        for _ in 0..3 {
+            let p = probe(&python).await.unwrap();
+            assert!(p.mysql_connector && p.version == "3.11.7", "{p:?}");
+        }
+        assert_eq!(starts(good.path()), 1, "trusted after its first probe");
+
+        let bad = tempfile::tempdir().unwrap();
+        let python = counting_python(bad.path(), false).display().to_string();
+        for _ in 0..3 {
+            assert!(!probe(&python).await.unwrap().mysql_connector);
+        }
+        assert_eq!(
+            starts(bad.path()),
+            3,
+            "a missing module is looked for again"
+        );
     }
 
     #[test]
