@@ -24,7 +24,8 @@ use aes::cipher::{BlockEncryptMut, KeyIvInit};
 use base64::Engine;
 use obup_test_support::Compression;
 use obup_test_support::bench::{
-    Figure, MIB, ServiceProcess, digest_tools_seconds, env_or, floor_note, median, package, report,
+    Figure, MIB, ServiceProcess, cpu_figure, digest_tools_seconds, env_or, floor_note, median,
+    package, report,
 };
 use obup_test_support::process::cpu_seconds;
 const BOUNDARY: &str = "0123456789abcdef0123456789abcdef";
@@ -92,6 +93,7 @@ fn main() -> anyhow::Result<()> {
     let store_peak = peaks.iter().map(|p| p.1).max().unwrap_or(0);
     let ratio = t_up / floor;
     report(&[
+        cpu_figure(),
         Figure::new(
             "encrypted REST upload time vs max(sha256sum, md5sum)",
             format!("{:.0} MB/s ({t_up:.2}s)", mbps(t_up)),

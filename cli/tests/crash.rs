@@ -45,6 +45,20 @@ async fn dag(dev: &DevServer, id: i64) -> opb::Dag {
         .into_inner()
 }
 
+/// The log lines of sub-task `id`.
+async fn logs_of(dev: &DevServer, id: i64) -> Vec<String> {
+    client(dev)
+        .await
+        .get_sub_task_logs(opb::GetSubTaskRequest { id })
+        .await
+        .unwrap()
+        .into_inner()
+        .logs
+        .into_iter()
+        .map(|l| l.content)
+        .collect()
+}
+
 /// Why a DAG is not where a test expected it: its state and stage, and the
 /// last log lines of each sub-task that failed.
 async fn stuck(dev: &DevServer, d: &opb::Dag) -> String {
@@ -288,15 +302,9 @@ async fn a_sub_task_that_cannot_continue_is_failed_not_rerun_after_a_kill() {
         (task.state.as_str(), task.execute_times),
         ("FAILED", pre.execute_times)
     );
-    let logs = client(&dev)
-        .await
-        .get_sub_task_logs(opb::GetSubTaskRequest { id: pre.id })
-        .await
-        .unwrap()
-        .into_inner()
-        .logs;
+    let logs = logs_of(&dev, pre.id).await;
     assert!(
-        logs.iter().any(|l| l.content.contains("cannot continue")),
+        logs.iter().any(|l| l.contains("cannot continue")),
         "{logs:?}"
     );
 
@@ -392,16 +400,7 @@ async fn an_install_cut_half_way_is_done_again_whole_and_nothing_else_reruns() {
     let ip = host.file_name().unwrap().to_string_lossy().into_owned();
     let mut found = false;
     for t in after.nodes.iter().flat_map(|n| &n.sub_tasks) {
-        let logs: Vec<String> = client(&dev)
-            .await
-            .get_sub_task_logs(opb::GetSubTaskRequest { id: t.id })
-            .await
-            .unwrap()
-            .into_inner()
-            .logs
-            .into_iter()
-            .map(|l| l.content)
-            .collect();
+        let logs = logs_of(&dev, t.id).await;
         // "[ip:port] attached to dag1/task9/install-hop0#1 (started 2 time(s))"
         let has = |op: &str, runs: u32| {
             logs.iter().any(|l| {

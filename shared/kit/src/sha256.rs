@@ -9,16 +9,7 @@
 //! their state opaque, and `sha2`'s own block function runs at half its
 //! speed on CPUs without SHA extensions.
 
-const INITIAL: [u32; 8] = [
-    0x6a09_e667,
-    0xbb67_ae85,
-    0x3c6e_f372,
-    0xa54f_f53a,
-    0x510e_527f,
-    0x9b05_688c,
-    0x1f83_d9ab,
-    0x5be0_cd19,
-];
+use obup_sha256_block::INITIAL;
 
 /// A running SHA-256.
 #[derive(Debug, Clone)]

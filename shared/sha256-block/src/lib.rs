@@ -14,6 +14,18 @@
 //! called directly. aws-lc is already in every obup binary (rustls' default
 //! provider), so this adds no code to build.
 
+/// SHA-256's initial chaining value (FIPS 180-4, 5.3.3).
+pub const INITIAL: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
 /// Runs the SHA-256 compression function over `blocks` (whole 64-byte
 /// blocks), updating the chaining value `state`.
 ///
@@ -64,16 +76,7 @@ mod tests {
     #[test]
     fn agrees_with_sha2_block_by_block_and_many_at_once() {
         let data: Vec<u8> = (0..64 * 1000u32).map(|i| (i * 31 % 251) as u8).collect();
-        let initial = [
-            0x6a09_e667u32,
-            0xbb67_ae85,
-            0x3c6e_f372,
-            0xa54f_f53a,
-            0x510e_527f,
-            0x9b05_688c,
-            0x1f83_d9ab,
-            0x5be0_cd19,
-        ];
+        let initial = INITIAL;
         let mut expected = initial;
         for block in data.chunks_exact(64) {
             sha2::compress256(
