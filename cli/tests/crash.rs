@@ -45,6 +45,22 @@ async fn dag(dev: &DevServer, id: i64) -> opb::Dag {
         .into_inner()
 }
 
+/// DAG `id` once it has succeeded or failed; panics with [`stuck`]'s
+/// account if it has not within `limit`.
+async fn finished(dev: &DevServer, id: i64, limit: Duration) -> opb::Dag {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let d = dag(dev, id).await;
+        if d.state == "SUCCEED" || d.state == "FAILED" {
+            return d;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("the DAG did not finish: {}", stuck(dev, &d).await);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The log lines of sub-task `id`.
 async fn logs_of(dev: &DevServer, id: i64) -> Vec<String> {
     client(dev)
@@ -193,20 +209,7 @@ async fn a_killed_orchestrator_resumes_the_dag_without_rerunning_finished_work()
         dev = DevServer::start(&data, &flags);
     }
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let after = loop {
-        let d = dag(&dev, dag_id).await;
-        if d.state == "SUCCEED" || d.state == "FAILED" {
-            break d;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            panic!(
-                "the DAG did not finish after restart: {}",
-                stuck(&dev, &d).await
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let after = finished(&dev, dag_id, Duration::from_secs(60)).await;
     assert_eq!(after.state, "SUCCEED", "{}", stuck(&dev, &after).await);
 
     // After each kill, nothing that had finished ran again; at most what was
@@ -375,17 +378,7 @@ async fn an_install_cut_half_way_is_done_again_whole_and_nothing_else_reruns() {
     assert!(cut < BIG, "killed mid-copy: {half} then {cut} bytes");
 
     let dev = DevServer::start(&data, &flags);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let after = loop {
-        let d = dag(&dev, dag_id).await;
-        if d.state == "SUCCEED" || d.state == "FAILED" {
-            break d;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            panic!("the DAG did not finish: {}", stuck(&dev, &d).await);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let after = finished(&dev, dag_id, Duration::from_secs(120)).await;
     assert_eq!(after.state, "SUCCEED", "{}", stuck(&dev, &after).await);
 
     // Every home holds the whole library, the cut one included.
