@@ -110,14 +110,16 @@ pub async fn parses(python: &Python, script: &Path) -> bool {
 }
 
 /// Every interpreter the agent could use, for the host's facts: the
-/// configured one first, then `python3`, `python2`, `python`, probed at
-/// once.
+/// configured one alone when there is one ([`choose`] never looks further,
+/// so the request-time pre-check asks exactly what the scripts will get),
+/// else `python3`, `python2` and `python`, probed at once. Probing the
+/// others too cost each request an interpreter start per name and host
+/// (a pyenv shim is a shell script that forks several more).
 pub async fn available(configured: Option<&Path>) -> Vec<Python> {
-    let names: Vec<String> = configured
-        .map(|c| c.display().to_string())
-        .into_iter()
-        .chain(["python3", "python2", "python"].map(String::from))
-        .collect();
+    let names: Vec<String> = match configured {
+        Some(c) => vec![c.display().to_string()],
+        None => ["python3", "python2", "python"].map(String::from).into(),
+    };
     futures::future::join_all(names.iter().map(|n| probe(n)))
         .await
         .into_iter()

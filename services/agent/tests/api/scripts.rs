@@ -190,6 +190,16 @@ async fn without_mysql_connector_the_script_is_refused_before_it_runs() {
             .unwrap()
             .has_code(FailureCode::WithoutModule)
     );
+    // The facts behind the orchestrator's request-time check name the
+    // configured interpreter alone: one on PATH with the module would not
+    // be the one the scripts run in.
+    let facts = agent.client.facts().await.unwrap();
+    let pythons: Vec<(bool, bool)> = facts
+        .pythons
+        .iter()
+        .map(|p| (p.path.ends_with("bin/python3"), p.mysql_connector))
+        .collect();
+    assert_eq!(pythons, [(true, false)], "{:?}", facts.pythons);
 }
 
 #[tokio::test]
