@@ -15,11 +15,13 @@
 //! - `install`: Install.
 //! - `observer`: StopObserver, StartObserver.
 //! - `script`: RunUpgradeScript, CheckPython.
+//! - `interpreter`: the Python a script runs in, started ahead.
 
 mod backup;
 mod dirs;
 mod fetch;
 mod install;
+mod interpreter;
 mod observer;
 mod package;
 mod script;

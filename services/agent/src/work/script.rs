@@ -2,18 +2,18 @@
 //!
 //! The real scripts take `-h<ip> -P<port> -uroot [-p<pwd>] [-z<zone>]`
 //! (obshell's command line), and obshell puts the password in argv, where
-//! `ps` shows it. The agent runs `python -u -c <BOOTSTRAP>` instead: the
-//! bootstrap reads `{script, args}` as JSON from stdin, sets `sys.argv`
-//! (argv[0] = the script path: the pre and post scripts extract their
-//! modules next to themselves) and runs the script with `runpy.run_path(...,
-//! run_name="__main__")`. The working directory is the unpacked rpm dir
-//! (the scripts write their logs there), the locale UTF-8. Output lines
+//! `ps` shows it. The agent runs `python -u -c <bootstrap>` instead
+//! (`interpreter`): the bootstrap reads `{script, args, cwd}` as JSON from
+//! stdin, sets `sys.argv` (argv[0] = the script path: the pre and post
+//! scripts extract their modules next to themselves) and runs the script
+//! with `runpy.run_path(..., run_name="__main__")`. The working directory
+//! is the unpacked rpm dir (the scripts write their logs there), the locale
+//! UTF-8. Output lines
 //! become log lines, the password masked wherever it appears; exit code 0
 //! is success. A cancel sends SIGTERM to the script's process group, then
 //! SIGKILL after a grace period.
 
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::confine;
+use super::{confine, interpreter};
 use crate::domain::{
     CheckPython, FailureCode, Level, OpFailure, OpOutput, RunUpgradeScript, ScriptOutput,
 };
@@ -29,18 +29,6 @@ use crate::host::{Area, process, python};
 use crate::ops::context::OpContext;
 use crate::ops::live::StopReason;
 use crate::{Error, Result};
-
-/// Runs under Python 2.7 and 3: json and runpy are in both.
-const BOOTSTRAP: &str = r#"import json, os, runpy, sys
-d = json.loads(sys.stdin.readline())
-sys.stdin = open(os.devnull)
-def s(x):
-    return x if isinstance(x, str) else x.encode('utf-8')
-sys.argv = [s(a) for a in [d['script']] + d['args']]
-sys.path[0] = os.path.dirname(sys.argv[0])
-del d
-runpy.run_path(sys.argv[0], run_name='__main__')
-"#;
 
 /// Longest output line kept whole; the rest of a longer one follows as the
 /// next line.
@@ -136,19 +124,9 @@ pub async fn run(w: &RunUpgradeScript, ctx: &OpContext) -> Result<OpOutput, OpFa
     let document = serde_json::json!({
         "script": script.display().to_string(),
         "args": args(w, ctx.password.expose()),
+        "cwd": work_dir.display().to_string(),
     });
-    let mut child = python::command(PathBuf::from(&python.path).as_path())
-        .arg("-u")
-        .arg("-c")
-        .arg(BOOTSTRAP)
-        .current_dir(&work_dir)
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so that a cancel reaches what it starts.
-        .process_group(0)
-        .spawn()
+    let mut child = interpreter::take(Path::new(&python.path))
         .map_err(|e| OpFailure::unexpected(format!("cannot run {}: {e}", python.path)))?;
     let pid = child.id().map(|p| p as i32).unwrap_or(0);
     let group = Group(pid);
