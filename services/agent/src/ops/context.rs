@@ -15,6 +15,7 @@ use super::log::OpLog;
 use crate::domain::{OpKey, Secret};
 use crate::host::Host;
 use crate::journal::Journal;
+use crate::work::interpreter::Interpreters;
 
 /// The agent's tunables the operations read.
 #[derive(Debug, Clone)]
@@ -49,6 +50,8 @@ pub struct OpContext {
     pub continued: bool,
     pub checkpoint: Checkpoint,
     pub password: Secret,
+    /// The agent's interpreters kept ready for scripts.
+    pub interpreters: Arc<Interpreters>,
 }
 
 /// Progress an operation records for its continue path: JSON in the

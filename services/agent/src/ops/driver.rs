@@ -52,6 +52,7 @@ impl Ops {
             continued,
             checkpoint: Checkpoint::new(journal, key.clone(), checkpoint),
             password: spec.password.clone(),
+            interpreters: self.inner.interpreters.clone(),
         };
         if let Ok(mut map) = self.inner.live.lock() {
             map.insert(key.clone(), live.clone());

@@ -43,6 +43,7 @@ use crate::domain::{
 };
 use crate::host::Host;
 use crate::journal::{Journal, Record};
+use crate::work::interpreter::Interpreters;
 use crate::{Error, Result, work};
 
 /// obshell's default sub-task timeout, for a `Run` without a deadline.
@@ -61,6 +62,7 @@ struct Inner {
     settings: Arc<Settings>,
     /// Operations running in this process.
     live: Mutex<HashMap<OpKey, Arc<LiveOp>>>,
+    interpreters: Arc<Interpreters>,
     /// Admissions run one at a time, so that "is it held?" and "record it"
     /// cannot interleave between two `Run`s of the same key.
     admission: tokio::sync::Mutex<bool>,
@@ -79,6 +81,7 @@ impl Ops {
                 host: Arc::new(host),
                 settings: Arc::new(settings),
                 live: Mutex::default(),
+                interpreters: Arc::default(),
                 admission: tokio::sync::Mutex::new(false),
             }),
         })

@@ -8,7 +8,7 @@
 //! (`{script, args, cwd}` as one JSON line, the password among the args:
 //! never argv, never the environment). While one script runs, the next
 //! interpreter starts and imports in the background; the next script of
-//! the same interpreter takes it ready ([`take`]).
+//! the same interpreter takes it ready ([`Interpreters::take`]).
 //!
 //! What a script sees is what a fresh `python script.py` sees: its own
 //! directory first on `sys.path`, its working directory, argv. The
@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::process::Child;
@@ -67,8 +67,14 @@ const EXITS_AFTER: Duration = Duration::from_secs(600);
 /// one that is exiting by itself.
 const READY_FOR: Duration = Duration::from_secs(300);
 
-/// One ready interpreter per executable.
-static READY: LazyLock<Mutex<HashMap<PathBuf, Child>>> = LazyLock::new(Default::default);
+/// The ready interpreters of one agent, one per executable. An agent's
+/// own (not the process's): a child's pipes belong to the runtime that
+/// started it, and in-process agents of tests and `obup dev --demo` may
+/// each have their own.
+#[derive(Debug, Default)]
+pub struct Interpreters {
+    ready: Mutex<HashMap<PathBuf, Child>>,
+}
 
 /// Starts an interpreter at `python` that imports ahead and waits for its
 /// script. Its own process group, so that a cancel reaches whatever the
@@ -87,46 +93,51 @@ fn start(python: &Path) -> std::io::Result<Child> {
         .spawn()
 }
 
-/// An interpreter at `python` for a script: the ready one if it is still
-/// waiting, else a new one. Then the next one starts, for the next script.
-pub fn take(python: &Path) -> std::io::Result<Child> {
-    let ready = READY
-        .lock()
-        .expect("never poisoned")
-        .remove(python)
-        .and_then(|mut child| matches!(child.try_wait(), Ok(None)).then_some(child));
-    let child = match ready {
-        Some(child) => child,
-        None => start(python)?,
-    };
-    prepare(python);
-    Ok(child)
-}
+impl Interpreters {
+    /// An interpreter at `python` for a script: the ready one if it is
+    /// still waiting, else a new one. Then the next one starts, for the
+    /// next script.
+    pub fn take(self: &Arc<Self>, python: &Path) -> std::io::Result<Child> {
+        let ready = self
+            .ready
+            .lock()
+            .expect("never poisoned")
+            .remove(python)
+            .and_then(|mut child| matches!(child.try_wait(), Ok(None)).then_some(child));
+        let child = match ready {
+            Some(child) => child,
+            None => start(python)?,
+        };
+        self.prepare(python);
+        Ok(child)
+    }
 
-/// Starts the next interpreter at `python`, stopped after [`READY_FOR`]
-/// unless a script took it.
-fn prepare(python: &Path) {
-    let next = match start(python) {
-        Ok(next) => next,
-        Err(e) => {
-            tracing::warn!(python = %python.display(), "cannot start an interpreter ahead: {e}");
-            return;
-        }
-    };
-    let pid = next.id();
-    // Replacing one drops it, and dropping kills it (`kill_on_drop`).
-    READY
-        .lock()
-        .expect("never poisoned")
-        .insert(python.to_owned(), next);
-    let python = python.to_owned();
-    tokio::spawn(async move {
-        tokio::time::sleep(READY_FOR).await;
-        let mut ready = READY.lock().expect("never poisoned");
-        if ready.get(&python).is_some_and(|c| c.id() == pid) {
-            ready.remove(&python);
-        }
-    });
+    /// Starts the next interpreter at `python`, stopped after
+    /// [`READY_FOR`] unless a script took it.
+    fn prepare(self: &Arc<Self>, python: &Path) {
+        let next = match start(python) {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(python = %python.display(), "cannot start an interpreter ahead: {e}");
+                return;
+            }
+        };
+        let pid = next.id();
+        // Replacing one drops it, and dropping kills it (`kill_on_drop`).
+        self.ready
+            .lock()
+            .expect("never poisoned")
+            .insert(python.to_owned(), next);
+        let (python, this) = (python.to_owned(), Arc::downgrade(self));
+        tokio::spawn(async move {
+            tokio::time::sleep(READY_FOR).await;
+            let Some(this) = this.upgrade() else { return };
+            let mut ready = this.ready.lock().expect("never poisoned");
+            if ready.get(&python).is_some_and(|c| c.id() == pid) {
+                ready.remove(&python);
+            }
+        });
+    }
 }
 
 #[cfg(test)]
@@ -134,8 +145,8 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A stand-in interpreter of its own (its own key in [`READY`]): the
-    /// machine's `python3` with a site dir holding a `mysql.connector`.
+    /// A stand-in interpreter: the machine's `python3` with a site dir
+    /// holding a `mysql.connector`.
     fn interpreter(dir: &Path) -> PathBuf {
         let site = dir.join("site/mysql");
         std::fs::create_dir_all(&site).unwrap();
@@ -199,7 +210,7 @@ mod tests {
         std::fs::create_dir(&work).unwrap();
         let script = etc.join("upgrade_pre.py");
         std::fs::write(&script, SHOW).unwrap();
-        let mut child = take(&python).unwrap();
+        let mut child = Arc::new(Interpreters::default()).take(&python).unwrap();
         let (lines, code) = run(&mut child, &script, &work).await;
         assert_eq!(code, 0, "{lines:?}");
         assert_eq!(
@@ -228,7 +239,7 @@ mod tests {
             "import mysql.connector\nprint(getattr(mysql.connector, 'SHIPPED', False))\n",
         )
         .unwrap();
-        let mut child = take(&python).unwrap();
+        let mut child = Arc::new(Interpreters::default()).take(&python).unwrap();
         let (lines, code) = run(&mut child, &script, dir.path()).await;
         assert_eq!((lines, code), (vec!["True".to_owned()], 0));
     }
@@ -237,11 +248,19 @@ mod tests {
     async fn the_next_interpreter_is_started_ahead_and_taken() {
         let dir = tempfile::tempdir().unwrap();
         let python = interpreter(dir.path());
-        let ready = || READY.lock().unwrap().get(&python).and_then(Child::id);
-        let first = take(&python).unwrap();
+        let interpreters = Arc::new(Interpreters::default());
+        let ready = || {
+            interpreters
+                .ready
+                .lock()
+                .unwrap()
+                .get(&python)
+                .and_then(Child::id)
+        };
+        let first = interpreters.take(&python).unwrap();
         let next = ready().expect("one started ahead");
         assert_ne!(Some(next), first.id());
-        let second = take(&python).unwrap();
+        let second = interpreters.take(&python).unwrap();
         assert_eq!(second.id(), Some(next), "the ready one was taken");
         assert!(ready().is_some_and(|p| p != next), "and another started");
     }

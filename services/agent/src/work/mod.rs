@@ -21,7 +21,7 @@ mod backup;
 mod dirs;
 mod fetch;
 mod install;
-mod interpreter;
+pub(crate) mod interpreter;
 mod observer;
 mod package;
 mod script;

@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::{confine, interpreter};
+use super::confine;
 use crate::domain::{
     CheckPython, FailureCode, Level, OpFailure, OpOutput, RunUpgradeScript, ScriptOutput,
 };
@@ -126,7 +126,9 @@ pub async fn run(w: &RunUpgradeScript, ctx: &OpContext) -> Result<OpOutput, OpFa
         "args": args(w, ctx.password.expose()),
         "cwd": work_dir.display().to_string(),
     });
-    let mut child = interpreter::take(Path::new(&python.path))
+    let mut child = ctx
+        .interpreters
+        .take(Path::new(&python.path))
         .map_err(|e| OpFailure::unexpected(format!("cannot run {}: {e}", python.path)))?;
     let pid = child.id().map(|p| p as i32).unwrap_or(0);
     let group = Group(pid);
