@@ -203,10 +203,13 @@ fn objects(parts: &[StagedPart]) -> Vec<(&str, u64)> {
 fn open_at(path: &FsPath, at: u64) -> std::io::Result<std::fs::File> {
     use std::io::{Seek, SeekFrom};
     if at == 0 {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        return std::fs::File::create(path);
+        let dir = path.parent().expect("staging files have a directory");
+        std::fs::create_dir_all(dir)?;
+        let file = std::fs::File::create(path)?;
+        // The part's row will say this file holds its bytes: its name must
+        // survive a power cut as its bytes will (`PartWriter::finish`).
+        sync_dirs(dir)?;
+        return Ok(file);
     }
     let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
     file.set_len(at)?;
@@ -233,13 +236,29 @@ fn place(files: &[(PathBuf, u64)], target: &FsPath) -> std::io::Result<()> {
         // copy_file_range on Linux: the bytes do not pass through us.
         std::io::copy(&mut std::fs::File::open(source)?.take(*len), &mut out)?;
     }
+    // The recorded parts were synced; a cut or appended bytes were not (on
+    // a file that did not change this costs nothing).
+    out.sync_data()?;
     drop(out);
     std::fs::rename(first, target)?;
+    // The package row is committed after this returns: the new name must
+    // be on disk first, or a power cut would leave a row without bytes.
+    sync_dirs(dir)?;
     // The session's directory, empty unless a publish left other files.
     if let Some(session_dir) = first.parent() {
         let _ = std::fs::remove_dir(session_dir);
     }
     Ok(())
+}
+
+/// Makes `dir`'s entries durable, and `dir`'s own entry in its parent
+/// (which `create_dir_all` may just have made).
+fn sync_dirs(dir: &FsPath) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()?;
+    match dir.parent() {
+        Some(parent) => std::fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
 }
 
 /// One staged part being written.
@@ -321,14 +340,27 @@ impl PartWriter {
         self.written
     }
 
-    /// Completes the part: every byte is with the backend (the kernel, for
-    /// a file) when this returns.
+    /// Completes the part: every byte is durable when this returns (the
+    /// object store's completed upload; a file's `fdatasync`), since the
+    /// part's row, written next, says so and a resume or the published
+    /// package relies on it. Without the sync a power cut could leave a
+    /// recorded part, or a committed package, whose bytes never reached
+    /// the disk.
     pub async fn finish(self) -> Result<()> {
         match self.sink {
             Sink::Object(inner) => {
                 inner.finish().await?;
             }
-            Sink::File(mut sink) => sink.settle().await?,
+            Sink::File(mut sink) => {
+                sink.settle().await?;
+                let file = sink.file.clone();
+                tokio::task::spawn_blocking(move || file.sync_data())
+                    .await
+                    .map_err(|e| Error::Internal(format!("staging failed: {e}")))?
+                    .map_err(|e| {
+                        Error::Internal(format!("cannot sync {}: {e}", sink.path.display()))
+                    })?;
+            }
         }
         Ok(())
     }

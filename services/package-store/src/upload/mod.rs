@@ -344,8 +344,11 @@ impl Uploader {
             return Ok(());
         };
         let len = writer.written();
-        writer.finish().await?;
-        let digest_states = ingest.mark().await.filter(|s| s.at == staging.start + len);
+        // The sync of the bytes and the digests catching up with them
+        // overlap: at the end of a stream both may still take a while.
+        let (finished, marked) = tokio::join!(writer.finish(), ingest.mark());
+        finished?;
+        let digest_states = marked.filter(|s| s.at == staging.start + len);
         let part = StagedPart {
             seq: staging.kept.len() as i32,
             start: staging.start,
