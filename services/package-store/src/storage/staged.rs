@@ -72,6 +72,8 @@ impl Blobs {
             path,
             at,
             in_flight: None,
+            unsynced: 0,
+            syncing: None,
         });
         Ok((key, PartWriter { sink, written: 0 }))
     }
@@ -288,16 +290,53 @@ struct FileSink {
     /// while the next is received and hashed (one in flight bounds memory;
     /// the chunk is written from the received buffer, not copied).
     in_flight: Option<JoinHandle<std::io::Result<()>>>,
+    /// Bytes written since the last background sync started.
+    unsynced: u64,
+    /// A background `fdatasync`, started every [`SYNC_EVERY`] bytes, so
+    /// that the disk keeps up while the upload goes on and the sync that
+    /// `finish` waits for finds little left (a 1 GiB file synced only at
+    /// the end cost ~0.6 s, 10% of the upload).
+    syncing: Option<JoinHandle<std::io::Result<()>>>,
 }
+
+/// How many written bytes start a background sync.
+const SYNC_EVERY: u64 = 64 << 20;
 
 impl FileSink {
     async fn write(&mut self, bytes: Bytes) -> Result<()> {
         self.settle().await?;
+        self.unsynced += bytes.len() as u64;
         let file = self.file.clone();
         self.in_flight = Some(tokio::task::spawn_blocking(move || {
             (&*file).write_all(&bytes)
         }));
+        let idle = self.syncing.as_ref().is_none_or(JoinHandle::is_finished);
+        if self.unsynced >= SYNC_EVERY && idle {
+            // Not awaited here: `sync` does, and reports its error.
+            self.unsynced = 0;
+            let file = self.file.clone();
+            self.syncing = Some(tokio::task::spawn_blocking(move || file.sync_data()));
+        }
         Ok(())
+    }
+
+    /// Settles the write in flight, then syncs every byte to the disk.
+    async fn sync(&mut self) -> Result<()> {
+        self.settle().await?;
+        let failed = |e: std::io::Error| {
+            Error::Internal(format!("cannot sync {}: {e}", self.path.display()))
+        };
+        let joined = |e: tokio::task::JoinError| Error::Internal(format!("staging failed: {e}"));
+        // A writeback error is reported once per open file, to whichever
+        // sync comes first: the background one's must not be dropped.
+        if let Some(background) = self.syncing.take() {
+            background.await.map_err(joined)?.map_err(failed)?;
+        }
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || file.sync_data())
+            .await
+            .map_err(joined)?
+            .map_err(failed)
     }
 
     /// Waits for the write in flight.
@@ -351,16 +390,7 @@ impl PartWriter {
             Sink::Object(inner) => {
                 inner.finish().await?;
             }
-            Sink::File(mut sink) => {
-                sink.settle().await?;
-                let file = sink.file.clone();
-                tokio::task::spawn_blocking(move || file.sync_data())
-                    .await
-                    .map_err(|e| Error::Internal(format!("staging failed: {e}")))?
-                    .map_err(|e| {
-                        Error::Internal(format!("cannot sync {}: {e}", sink.path.display()))
-                    })?;
-            }
+            Sink::File(mut sink) => sink.sync().await?,
         }
         Ok(())
     }
@@ -391,8 +421,38 @@ impl PartWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::{objects, place};
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::{FileSink, SYNC_EVERY, objects, open_at, place};
     use crate::domain::StagedPart;
+
+    /// The disk keeps up while a long part is written: a sync starts in the
+    /// background once [`SYNC_EVERY`] bytes are written, and the final one
+    /// waits for it.
+    #[tokio::test]
+    async fn a_long_part_is_synced_in_the_background_as_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("staging/u/000000");
+        let mut sink = FileSink {
+            file: Arc::new(open_at(&path, 0).unwrap()),
+            path: path.clone(),
+            at: 0,
+            in_flight: None,
+            unsynced: 0,
+            syncing: None,
+        };
+        let half = Bytes::from(vec![7u8; (SYNC_EVERY / 2 + 1) as usize]);
+        sink.write(half.clone()).await.unwrap();
+        assert!(sink.syncing.is_none(), "not yet");
+        sink.write(half.clone()).await.unwrap();
+        assert!(sink.syncing.is_some(), "one started");
+        assert_eq!(sink.unsynced, 0);
+        sink.sync().await.unwrap();
+        assert!(sink.syncing.is_none(), "and was waited for");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), SYNC_EVERY + 2);
+    }
 
     fn part(seq: i32, start: u64, len: u64, key: &str) -> StagedPart {
         StagedPart {
