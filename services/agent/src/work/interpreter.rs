@@ -34,7 +34,7 @@ use crate::host::python;
 /// Runs under Python 2.7 and 3 (json, os, runpy, select are in both).
 /// `{idle}` is replaced by [`EXITS_AFTER`] in seconds.
 const BOOTSTRAP: &str = r#"import json, os, runpy, select, sys
-start_dir = sys.path.pop(0)
+sys.path.pop(0)
 try:
     import mysql.connector
 except Exception:
@@ -55,7 +55,7 @@ if os.path.exists(os.path.join(here, 'mysql')) or os.path.exists(os.path.join(he
     for name in [m for m in sys.modules if m == 'mysql' or m.startswith('mysql.')]:
         del sys.modules[name]
 sys.path.insert(0, here)
-del d, line, start_dir
+del d, line
 runpy.run_path(sys.argv[0], run_name='__main__')
 "#;
 

@@ -8,9 +8,8 @@
 //! scripts extract their modules next to themselves) and runs the script
 //! with `runpy.run_path(..., run_name="__main__")`. The working directory
 //! is the unpacked rpm dir (the scripts write their logs there), the locale
-//! UTF-8. Output lines
-//! become log lines, the password masked wherever it appears; exit code 0
-//! is success. A cancel sends SIGTERM to the script's process group, then
+//! UTF-8. Output lines become log lines, the password masked wherever it
+//! appears; exit code 0 is success. A cancel sends SIGTERM to the script's process group, then
 //! SIGKILL after a grace period.
 
 use std::path::Path;

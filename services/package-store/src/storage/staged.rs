@@ -64,7 +64,7 @@ impl Blobs {
             let path = path.clone();
             tokio::task::spawn_blocking(move || open_at(&path, at))
                 .await
-                .map_err(|e| Error::Internal(format!("staging failed: {e}")))?
+                .map_err(staging_failed)?
         }
         .map_err(|e| Error::Internal(format!("cannot stage into {}: {e}", path.display())))?;
         let sink = Sink::File(FileSink {
@@ -263,6 +263,11 @@ fn sync_dirs(dir: &FsPath) -> std::io::Result<()> {
     }
 }
 
+/// A blocking task of the staging that panicked or was cancelled.
+fn staging_failed(e: tokio::task::JoinError) -> Error {
+    Error::Internal(format!("staging failed: {e}"))
+}
+
 /// One staged part being written.
 pub struct PartWriter {
     sink: Sink,
@@ -326,16 +331,15 @@ impl FileSink {
         let failed = |e: std::io::Error| {
             Error::Internal(format!("cannot sync {}: {e}", self.path.display()))
         };
-        let joined = |e: tokio::task::JoinError| Error::Internal(format!("staging failed: {e}"));
         // A writeback error is reported once per open file, to whichever
         // sync comes first: the background one's must not be dropped.
         if let Some(background) = self.syncing.take() {
-            background.await.map_err(joined)?.map_err(failed)?;
+            background.await.map_err(staging_failed)?.map_err(failed)?;
         }
         let file = self.file.clone();
         tokio::task::spawn_blocking(move || file.sync_data())
             .await
-            .map_err(joined)?
+            .map_err(staging_failed)?
             .map_err(failed)
     }
 
@@ -346,7 +350,7 @@ impl FileSink {
         };
         write
             .await
-            .map_err(|e| Error::Internal(format!("staging failed: {e}")))?
+            .map_err(staging_failed)?
             .map_err(|e| Error::Internal(format!("cannot write {}: {e}", self.path.display())))
     }
 }
@@ -409,7 +413,7 @@ impl PartWriter {
                     _ => file.set_len(at),
                 })
                 .await
-                .map_err(|e| Error::Internal(format!("staging failed: {e}")))?
+                .map_err(staging_failed)?
                 .map_err(|e| {
                     Error::Internal(format!("cannot discard {}: {e}", sink.path.display()))
                 })?;
